@@ -1,0 +1,330 @@
+"""The chain client: everything the off-chain side says to or reads from the chain.
+
+Built on substrate-interface. Its calls block, so the async worker goes through
+:class:`AsyncChain`, which runs them in a thread, serialises submissions per account with a
+local nonce (parallel submissions do not collide), maps dispatch errors to one clear line,
+and reconnects with backoff when the node goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from scalecodec.base import ScaleType
+from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface.exceptions import SubstrateRequestException
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Pallet name of ZKPoT in the runtime (``api.query.zkpot`` in polkadot.js).
+PALLET = "Zkpot"
+
+
+class ChainError(RuntimeError):
+    """A chain operation failed; the message is one line that says why."""
+
+
+class ExtrinsicFailed(ChainError):
+    """An extrinsic was included in a block but its dispatch failed."""
+
+    def __init__(self, pallet: str, error: str, docs: str) -> None:
+        super().__init__(f"{pallet}.{error}: {docs}" if docs else f"{pallet}.{error}")
+        self.pallet = pallet
+        self.error = error
+        self.docs = docs
+
+
+class TransactionRejected(ChainError):
+    """The node refused the transaction before inclusion (bad nonce, fees, validity)."""
+
+
+@dataclass
+class Receipt:
+    """What came of an included extrinsic."""
+
+    extrinsic_hash: str
+    block_hash: str
+    block_number: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fee: int = 0
+
+    def events_of(self, pallet: str, name: str | None = None) -> list[dict[str, Any]]:
+        """The attributes of this extrinsic's events of ``pallet`` (and ``name``)."""
+        return [
+            e["attributes"]
+            for e in self.events
+            if e["module_id"] == pallet and (name is None or e["event_id"] == name)
+        ]
+
+
+def _plain(value: Any) -> Any:
+    """A decoded SCALE value as plain Python data."""
+    if isinstance(value, ScaleType):
+        return value.value
+    return value
+
+
+class ChainClient:
+    """A blocking client for one node. Thread-safe: one call at a time per client."""
+
+    def __init__(self, url: str, *, ss58_format: int = 42) -> None:
+        self.url = url
+        self._ss58 = ss58_format
+        self._substrate: SubstrateInterface | None = None
+        self._lock = threading.RLock()
+
+    # -- connection -------------------------------------------------------------------
+
+    def connect(self) -> SubstrateInterface:
+        """Connects (or returns the live connection) and loads the runtime metadata."""
+        with self._lock:
+            if self._substrate is None:
+                try:
+                    self._substrate = SubstrateInterface(url=self.url, ss58_format=self._ss58)
+                    self._substrate.init_runtime()
+                except (OSError, ConnectionError, SubstrateRequestException) as e:
+                    self._substrate = None
+                    raise ChainError(f"cannot connect to {self.url}: {e}") from e
+                except Exception as e:  # websocket errors come in many types
+                    self._substrate = None
+                    raise ChainError(f"cannot connect to {self.url}: {e}") from e
+            return self._substrate
+
+    def close(self) -> None:
+        """Closes the connection; the next call reconnects."""
+        with self._lock:
+            if self._substrate is not None:
+                try:
+                    self._substrate.close()
+                finally:
+                    self._substrate = None
+
+    def _call(self, fn: Callable[[SubstrateInterface], T]) -> T:
+        with self._lock:
+            substrate = self.connect()
+            try:
+                return fn(substrate)
+            except (ChainError, ValueError, TypeError):
+                raise
+            except SubstrateRequestException as e:
+                raise ChainError(str(e)) from e
+            except Exception as e:
+                # A broken socket leaves substrate-interface unusable: reconnect next time.
+                self.close()
+                raise ChainError(f"connection to {self.url} failed: {e}") from e
+
+    # -- reading ------------------------------------------------------------------------
+
+    def chain_name(self) -> str:
+        """The chain's name (``system_chain``)."""
+        return self._call(lambda s: s.rpc_request("system_chain", [])["result"])
+
+    def pallets(self) -> list[str]:
+        """Names of the runtime's pallets, from its metadata."""
+        return self._call(lambda s: [p.name for p in s.metadata.pallets])
+
+    def best_number(self) -> int:
+        """Number of the best block."""
+        return self._call(lambda s: s.get_block_number(s.get_chain_head()))
+
+    def block_hash(self, number: int | None = None) -> str:
+        """Hash of block ``number`` (the best block when ``None``)."""
+        return self._call(lambda s: s.get_chain_head() if number is None else s.get_block_hash(number))
+
+    def query(self, pallet: str, item: str, params: list[Any] | None = None, block_hash: str | None = None) -> Any:
+        """A storage value as plain Python data (``None`` when absent)."""
+        return self._call(
+            lambda s: _plain(s.query(pallet, item, params or [], block_hash=block_hash))
+        )
+
+    def query_map(self, pallet: str, item: str, params: list[Any] | None = None, block_hash: str | None = None) -> list[tuple[Any, Any]]:
+        """All entries of a storage map (under ``params`` prefix keys), as plain data."""
+
+        def run(s: SubstrateInterface) -> list[tuple[Any, Any]]:
+            result = s.query_map(pallet, item, params or [], block_hash=block_hash, page_size=200)
+            return [(_plain(k), _plain(v)) for k, v in result]
+
+        return self._call(run)
+
+    def constant(self, pallet: str, name: str) -> Any:
+        """A runtime constant."""
+        return self._call(lambda s: _plain(s.get_constant(pallet, name)))
+
+    def events(self, block_hash: str) -> list[dict[str, Any]]:
+        """All events of a block as plain dicts (module_id, event_id, attributes, ...)."""
+        return self._call(lambda s: [_plain(e)["event"] | {"phase": _plain(e)["phase"]} for e in s.get_events(block_hash)])
+
+    def free_balance(self, address: str) -> int:
+        """Free balance of an account."""
+        info = self.query("System", "Account", [address])
+        return int(info["data"]["free"])
+
+    def account_nonce(self, address: str) -> int:
+        """Next nonce of an account, counting transactions in the pool."""
+        return self._call(lambda s: int(s.rpc_request("system_accountNextIndex", [address])["result"]))
+
+    # -- writing ------------------------------------------------------------------------
+
+    def submit(
+        self,
+        keypair: Keypair,
+        pallet: str,
+        call: str,
+        params: dict[str, Any],
+        *,
+        nonce: int | None = None,
+        sudo: bool = False,
+    ) -> Receipt:
+        """Signs, submits and waits for inclusion; raises :class:`ExtrinsicFailed` with the
+        pallet's error name and documentation when dispatch fails."""
+
+        def run(s: SubstrateInterface) -> Receipt:
+            inner = s.compose_call(call_module=pallet, call_function=call, call_params=params)
+            outer = (
+                s.compose_call(call_module="Sudo", call_function="sudo", call_params={"call": inner})
+                if sudo
+                else inner
+            )
+            xt = s.create_signed_extrinsic(call=outer, keypair=keypair, nonce=nonce)
+            try:
+                r = s.submit_extrinsic(xt, wait_for_inclusion=True)
+            except SubstrateRequestException as e:
+                raise TransactionRejected(_rpc_error_text(e)) from e
+            except ValueError as e:  # dropped from the pool
+                raise TransactionRejected(str(e)) from e
+            events = [_plain(e)["event"] for e in r.triggered_events]
+            receipt = Receipt(
+                extrinsic_hash=r.extrinsic_hash,
+                block_hash=r.block_hash,
+                block_number=s.get_block_number(r.block_hash),
+                events=events,
+                fee=int(r.total_fee_amount or 0),
+            )
+            if not r.is_success:
+                failed = [e["attributes"] for e in events if e["module_id"] == "System" and e["event_id"] == "ExtrinsicFailed"]
+                if failed:
+                    raise _dispatch_error(_decode_module_error(s, failed[0]["dispatch_error"]))
+                raise _dispatch_error(r.error_message)
+            if sudo:
+                for attrs in receipt.events_of("Sudo", "Sudid"):
+                    result = attrs.get("sudo_result", attrs)
+                    if isinstance(result, dict) and "Err" in result:
+                        raise _dispatch_error(_decode_module_error(s, result["Err"]))
+            return receipt
+
+        return self._call(run)
+
+
+def _rpc_error_text(e: SubstrateRequestException) -> str:
+    arg = e.args[0] if e.args else e
+    if isinstance(arg, dict):
+        return f"{arg.get('message', 'rejected')}: {arg.get('data', '')}".strip(": ")
+    return str(arg)
+
+
+def _decode_module_error(s: SubstrateInterface, err: Any) -> dict[str, Any]:
+    """A ``DispatchError`` value (from ``ExtrinsicFailed`` or ``Sudid``) as a dict with the
+    pallet's name, the error's name and its documentation."""
+    if isinstance(err, dict) and "Module" in err:
+        m = err["Module"]
+        index, error = (m["index"], m["error"]) if isinstance(m, dict) else (m[0], m[1])
+        if isinstance(error, str):  # [u8; 4] as hex: the first byte is the error index
+            error = int(error.removeprefix("0x")[:2], 16)
+        elif isinstance(error, (bytes, list, tuple)):
+            error = bytes(error)[0]
+        pallet = next((p.name for p in s.metadata.pallets if p["index"] == index), f"pallet#{index}")
+        info = s.metadata.get_module_error(module_index=index, error_index=error)
+        return {
+            "type": "Module",
+            "pallet": pallet,
+            "name": info.name if info is not None else f"error#{error}",
+            "docs": list(info.docs) if info is not None else [],
+        }
+    if isinstance(err, dict) and len(err) == 1:
+        return {"type": "Dispatch", "pallet": "Dispatch", "name": next(iter(err)), "docs": []}
+    return {"type": "Dispatch", "pallet": "Dispatch", "name": str(err), "docs": []}
+
+
+def _dispatch_error(message: dict[str, Any] | None) -> ChainError:
+    if not message:
+        return ChainError("the extrinsic failed for an unknown reason")
+    name = message.get("name", "Unknown")
+    docs = " ".join(message.get("docs") or []).strip()
+    pallet = message.get("pallet") or message.get("module") or message.get("type", "Dispatch")
+    return ExtrinsicFailed(str(pallet), str(name), docs)
+
+
+class AsyncChain:
+    """The chain client for asyncio code.
+
+    Every blocking call runs in a worker thread. Submissions from one account are
+    serialised with a locally tracked nonce, so tasks that submit concurrently never reuse
+    a nonce; connection failures are retried with exponential backoff.
+    """
+
+    def __init__(self, url: str, *, retries: int = 6, backoff: float = 0.5) -> None:
+        self.client = ChainClient(url)
+        self._retries = retries
+        self._backoff = backoff
+        self._nonces: dict[str, int] = {}
+        self._account_locks: dict[str, asyncio.Lock] = {}
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs ``fn(*args, **kwargs)`` of the blocking client, reconnecting on failure."""
+        delay = self._backoff
+        for attempt in range(self._retries + 1):
+            try:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except (ExtrinsicFailed, TransactionRejected):
+                raise
+            except ChainError as e:
+                if attempt == self._retries or not _is_connection_error(e):
+                    raise
+                log.warning("chain unreachable (%s); retrying in %.1f s", e, delay)
+                self.client.close()
+                await asyncio.sleep(delay + random.uniform(0, delay / 4))
+                delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")
+
+    async def submit(
+        self, keypair: Keypair, pallet: str, call: str, params: dict[str, Any], *, sudo: bool = False
+    ) -> Receipt:
+        """Signs and submits with a nonce no other task of this process is using."""
+        who = keypair.ss58_address
+        lock = self._account_locks.setdefault(who, asyncio.Lock())
+        async with lock:
+            if who not in self._nonces:
+                self._nonces[who] = await self.call(self.client.account_nonce, who)
+            nonce = self._nonces[who]
+            try:
+                receipt = await asyncio.to_thread(
+                    self.client.submit, keypair, pallet, call, params, nonce=nonce, sudo=sudo
+                )
+            except ExtrinsicFailed:
+                self._nonces[who] = nonce + 1  # included: the nonce is used
+                raise
+            except ChainError:
+                self._nonces.pop(who, None)  # unknown state: ask the chain next time
+                raise
+            self._nonces[who] = nonce + 1
+            return receipt
+
+    async def close(self) -> None:
+        """Closes the connection."""
+        await asyncio.to_thread(self.client.close)
+
+
+def _is_connection_error(e: ChainError) -> bool:
+    text = str(e).lower()
+    return any(
+        word in text
+        for word in ("connect", "connection", "closed", "refused", "timed out", "broken pipe", "reset")
+    )
