@@ -1,13 +1,14 @@
 """The ``zkpot`` command.
 
-Each sub-command lives with the module that implements it; this file only wires the
-argument parser and turns the project's one-line errors into a message and an exit code.
+Thin handlers over the modules that do the work; this file wires the argument parser and
+turns the project's one-line errors into a message and a non-zero exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -73,6 +74,87 @@ def _run_devnet(args: argparse.Namespace) -> None:
         raise CliError(str(e)) from e
 
 
+def _task_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("task", help="build or check a task bundle")
+    tsub = p.add_subparsers(dest="task_command", required=True)
+    b = tsub.add_parser("build", help="build the embedded digits task (or another)")
+    b.add_argument("--out", type=Path, default=None, help="task directory (default: the cache)")
+    b.add_argument("--architecture", default="digits-mlp")
+    b.add_argument("--samples", type=int, default=32, help="test samples fixed into the circuit")
+    b.add_argument("--min-score", type=int, default=24)
+    b.add_argument("--srs", type=Path, default=None, help="ceremony SRS file (default: dev SRS)")
+    b.add_argument("--srs-sha256", default=None, help="published SHA-256 of --srs")
+    b.set_defaults(func=_run_task_build)
+    c = tsub.add_parser("check", help="check a task bundle against its hashes")
+    c.add_argument("task_dir", type=Path)
+    c.set_defaults(func=_run_task_check)
+
+
+def _run_task_build(args: argparse.Namespace) -> None:
+    from zkpot import srs, task
+
+    spec = task.TaskSpec(
+        name=args.architecture,
+        architecture=args.architecture,
+        dataset=args.architecture.split("-")[0],
+        num_samples=args.samples,
+        min_score=args.min_score,
+    )
+    srs_file = srs_ref = None
+    if args.srs is not None:
+        if not args.srs_sha256:
+            raise CliError("--srs needs --srs-sha256: a ceremony file is only used with its hash")
+        logrows = spec.run_args.logrows or 16
+        try:
+            srs_file, srs_ref = srs.ceremony_srs(args.srs, logrows, args.srs_sha256)
+        except srs.SrsError as e:
+            raise CliError(str(e)) from e
+    out = args.out or task.default_task_dir()
+    try:
+        built = task.build_task(spec, out, srs_file=srs_file, srs_ref=srs_ref)
+    except (task.TaskError, ValueError) as e:
+        raise CliError(str(e)) from e
+    m = built.manifest
+    if m.srs.insecure:
+        log.warning("this task uses an INSECURE development SRS: never use it in production")
+    print(json.dumps({"task": str(out), "vka_sha256": m.vka.sha256,
+                      "initial_commitment": m.initial_commitment,
+                      "logrows": m.settings.logrows, "srs": m.srs.kind.value}, indent=2))
+
+
+def _run_task_check(args: argparse.Namespace) -> None:
+    from zkpot import task
+
+    try:
+        t = task.load_task(args.task_dir)
+    except task.TaskError as e:
+        raise CliError(str(e)) from e
+    print(f"{args.task_dir}: ok ({len(t.manifest.artifacts())} artifacts match their hashes)")
+
+
+def _prove_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prove", help="prove a model's score on a task")
+    p.add_argument("--task", type=Path, required=True, help="task directory")
+    p.add_argument("--weights", type=Path, required=True, help="state dict saved by torch.save")
+    p.add_argument("--out", type=Path, required=True, help="output directory for proof.json")
+    p.set_defaults(func=_run_prove)
+
+
+def _run_prove(args: argparse.Namespace) -> None:
+    from zkpot import prover
+
+    try:
+        result = asyncio.run(
+            prover.prove_async(args.task, args.weights, args.out, progress=sys.stderr.isatty())
+        )
+    except prover.ProverError as e:
+        raise CliError(str(e)) from e
+    print(f"commitment {result.commitment_hex}")
+    print(f"score {result.score}")
+    print(f"proof {result.proof_path} ({len(result.proof_bytes)} bytes, "
+          f"proved in {result.prove_seconds:.1f} s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(
@@ -82,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _devnet_parser(sub)
+    _task_parser(sub)
+    _prove_parser(sub)
     return parser
 
 
@@ -94,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # ezkl logs every step at INFO; its warnings are what a user needs.
+        logging.getLogger("ezkl").setLevel(logging.WARNING)
     try:
         args.func(args)
     except CliError as e:
