@@ -1,31 +1,100 @@
 //! # ZKPoT pallet
 //!
-//! Zero-Knowledge Proof of Training consensus. Workers register with a deposit; later
-//! issues add tasks, commit-reveal rounds with natively verified Halo2 proofs and the
-//! election of block authors from proven model performance.
+//! Zero-Knowledge Proof of Training consensus: block authors are chosen by proven, private
+//! training performance instead of stake or hashing power. `docs/protocol.md` is the single
+//! description of the protocol that this pallet and the off-chain workers follow.
+//!
+//! ## Overview
+//!
+//! - **Tasks.** A privileged origin registers a task: the verifying key artifact (VKA) of its
+//!   circuit, which fixes the model architecture and the public test set; hashes of the
+//!   off-chain artifacts; which public instance is the model commitment and which the score;
+//!   the minimum score; the initial global model; and the round windows. Tasks can be paused
+//!   and retired.
+//! - **Workers** register with a reserved deposit and may leave; the deposit returns once no
+//!   round they committed in is open.
+//! - **Rounds** open by themselves in `on_initialize`. In the commit window a worker submits
+//!   `blake2_256(SCALE(account, task, round, proof, instances))`; in the reveal window it
+//!   submits the proof and instances, which must match its own digest — nobody can copy a
+//!   proof they first see in the reveal window. The proof is verified natively against the
+//!   task's VKA. A valid proof with at least the minimum score becomes a contribution.
+//! - **Election.** When the reveal window closes, contributions are ranked by score, then
+//!   earlier reveal, then account. The first is the leader; the first `AuthorsPerRound`
+//!   contributors with session keys become the block authors of the next session, through
+//!   [`pallet_session::SessionManager`]. The author set is never empty: without a valid
+//!   contribution or an eligible author it stays as it is.
+//! - **Aggregation.** The leader publishes the new global model (commitment and URI) within
+//!   the aggregation window; if it does not, it is penalised and the next in rank may.
+//! - **Rewards.** Each elected round pays `RoundReward`: `LeaderShare` of it to whoever
+//!   publishes the aggregate, the rest to the contributors in proportion to their scores.
+//!
+//! Every size an extrinsic carries is bounded, and oversized input is refused while decoding,
+//! before any verification work. Nothing here panics: arithmetic is checked or saturating.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
-pub use pallet::*;
+extern crate alloc;
 
+pub use pallet::*;
+pub use types::*;
+pub use verification::{NativeVerifier, ProofVerifier};
+pub use weights::WeightInfo;
+
+pub mod types;
+pub mod verification;
+pub mod weights;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;
 
+/// Log target of this pallet.
+pub const LOG_TARGET: &str = "runtime::zkpot";
+
 #[frame_support::pallet]
 pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
 	use frame_support::{
+		dispatch::{DispatchResultWithPostInfo, Pays, PostDispatchInfo},
 		pallet_prelude::*,
-		traits::{Currency, ReservableCurrency},
+		traits::{Currency, ReservableCurrency, ValidatorRegistration},
 	};
 	use frame_system::pallet_prelude::*;
+	use sp_runtime::{
+		traits::{One, Saturating, UniqueSaturatedInto, Zero},
+		Perbill,
+	};
 
-	/// Balance type of the currency that holds worker deposits.
+	/// Balance of the currency that holds deposits and pays rewards.
 	pub type BalanceOf<T> =
 		<<T as Config>::Currency as Currency<<T as frame_system::Config>::AccountId>>::Balance;
+	/// A model reference with this runtime's URI bound.
+	pub type ModelRefOf<T> = ModelRef<<T as Config>::MaxUriLen>;
+	/// A task with this runtime's types.
+	pub type TaskInfoOf<T> = TaskInfo<T>;
+	/// A round with this runtime's block number.
+	pub type RoundInfoOf<T> = RoundInfo<BlockNumberFor<T>>;
+	/// A contribution with this runtime's types.
+	pub type ContributionOf<T> =
+		Contribution<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
+	/// An election record with this runtime's types and bounds.
+	pub type ElectionRecordOf<T> = ElectionRecord<T>;
+	/// The VKA as stored and carried.
+	pub type VkaOf<T> = BoundedVec<u8, <T as Config>::MaxVkaLen>;
+	/// Proof bytes as carried.
+	pub type ProofOf<T> = BoundedVec<u8, <T as Config>::MaxProofLen>;
+	/// Public instances as carried.
+	pub type InstancesOf<T> = BoundedVec<FieldElement, <T as Config>::MaxInstances>;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	/// Configuration of the ZKPoT pallet.
@@ -34,22 +103,175 @@ pub mod pallet {
 		/// The overarching event type.
 		#[allow(deprecated)]
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
-		/// Currency in which worker deposits are reserved.
+		/// Currency of deposits and rewards.
 		type Currency: ReservableCurrency<Self::AccountId>;
+		/// Origin that registers tasks and changes their status (root or governance).
+		type TaskOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+		/// The proof verifier.
+		type Verifier: ProofVerifier;
+		/// Whether an account has session keys, i.e. can author blocks.
+		type ValidatorRegistration: ValidatorRegistration<Self::AccountId>;
 		/// Deposit reserved from an account while it is registered as a worker.
 		#[pallet::constant]
 		type WorkerDeposit: Get<BalanceOf<Self>>;
+		/// Reward of one elected round, minted when paid.
+		#[pallet::constant]
+		type RoundReward: Get<BalanceOf<Self>>;
+		/// Part of the round reward for whoever publishes the new global model.
+		#[pallet::constant]
+		type LeaderShare: Get<Perbill>;
+		/// Invalid proofs a worker may reveal before each further one costs deposit.
+		#[pallet::constant]
+		type FreeInvalidProofs: Get<u32>;
+		/// Part of the remaining deposit slashed for each invalid proof beyond the free ones.
+		#[pallet::constant]
+		type InvalidProofSlash: Get<Perbill>;
+		/// Part of the remaining deposit slashed from an aggregator that misses its turn.
+		#[pallet::constant]
+		type AggregatorPenalty: Get<Perbill>;
+		/// How many contributors become block authors (`K`).
+		#[pallet::constant]
+		type AuthorsPerRound: Get<u32>;
+		/// Upper bound of `AuthorsPerRound`, for storage.
+		#[pallet::constant]
+		type MaxAuthors: Get<u32>;
+		/// Most commits (and so contributions) in one round.
+		#[pallet::constant]
+		type MaxContributors: Get<u32>;
+		/// Most tasks registered and not retired at once.
+		#[pallet::constant]
+		type MaxTasks: Get<u32>;
+		/// Longest VKA in bytes.
+		#[pallet::constant]
+		type MaxVkaLen: Get<u32>;
+		/// Longest proof in bytes.
+		#[pallet::constant]
+		type MaxProofLen: Get<u32>;
+		/// Most public instances of a proof.
+		#[pallet::constant]
+		type MaxInstances: Get<u32>;
+		/// Longest model URI in bytes.
+		#[pallet::constant]
+		type MaxUriLen: Get<u32>;
+		/// Rounds of contributions and elections kept per task; older ones are pruned.
+		#[pallet::constant]
+		type HistoryDepth: Get<u32>;
+		/// Shortest round window, in blocks.
+		#[pallet::constant]
+		type MinWindow: Get<u32>;
+		/// Longest round window, in blocks.
+		#[pallet::constant]
+		type MaxWindow: Get<u32>;
+		/// Weights of this pallet's calls and hooks.
+		type WeightInfo: WeightInfo;
 	}
 
-	/// Registered workers and the deposit each one has reserved.
+	/// Registered tasks.
+	#[pallet::storage]
+	pub type Tasks<T: Config> = StorageMap<_, Twox64Concat, TaskId, TaskInfoOf<T>, OptionQuery>;
+
+	/// The verifying key artifact of each task (32-byte big-endian words).
+	#[pallet::storage]
+	pub type TaskVkas<T: Config> = StorageMap<_, Twox64Concat, TaskId, VkaOf<T>, OptionQuery>;
+
+	/// Identifier the next registered task gets.
+	#[pallet::storage]
+	pub type NextTaskId<T: Config> = StorageValue<_, TaskId, ValueQuery>;
+
+	/// Tasks whose rounds `on_initialize` drives (active, paused, or retired with a round
+	/// still open).
+	#[pallet::storage]
+	pub type LiveTasks<T: Config> = StorageValue<_, BoundedVec<TaskId, T::MaxTasks>, ValueQuery>;
+
+	/// The current round of each task.
+	#[pallet::storage]
+	pub type Rounds<T: Config> = StorageMap<_, Twox64Concat, TaskId, RoundInfoOf<T>, OptionQuery>;
+
+	/// Commits of the open round of a task, by worker. Cleared when the round closes.
+	#[pallet::storage]
+	pub type Commits<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		Blake2_128Concat,
+		T::AccountId,
+		CommitRecord,
+		OptionQuery,
+	>;
+
+	/// Number of commits of a round.
+	#[pallet::storage]
+	pub type CommitCount<T: Config> =
+		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), u32, ValueQuery>;
+
+	/// Contributions (valid proofs with enough score) of a round, in reveal order.
+	#[pallet::storage]
+	pub type Contributions<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		BoundedVec<ContributionOf<T>, T::MaxContributors>,
+		ValueQuery,
+	>;
+
+	/// The election record of each round, kept for `HistoryDepth` rounds.
+	#[pallet::storage]
+	pub type Elections<T: Config> =
+		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), ElectionRecordOf<T>, OptionQuery>;
+
+	/// Model commitments already accepted in a task, with the round and the worker, so that
+	/// no proof can be accepted twice (in the same round or replayed in a later one).
+	#[pallet::storage]
+	pub type AcceptedCommitments<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		TaskId,
+		Identity,
+		Commitment,
+		(RoundIndex, T::AccountId),
+		OptionQuery,
+	>;
+
+	/// Registered workers.
 	#[pallet::storage]
 	pub type Workers<T: Config> =
-		StorageMap<_, Blake2_128Concat, T::AccountId, BalanceOf<T>, OptionQuery>;
+		StorageMap<_, Blake2_128Concat, T::AccountId, WorkerInfo<BalanceOf<T>>, OptionQuery>;
+
+	/// Where each worker serves its models (its HTTP base URL), for the round's aggregator.
+	#[pallet::storage]
+	pub type WorkerEndpoints<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<u8, T::MaxUriLen>,
+		OptionQuery,
+	>;
+
+	/// Authors elected for the next session, taken by the session manager.
+	#[pallet::storage]
+	pub type QueuedAuthors<T: Config> =
+		StorageValue<_, BoundedVec<T::AccountId, T::MaxAuthors>, OptionQuery>;
 
 	/// Events of the ZKPoT pallet.
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
+		/// A task was registered; its first round opens in the next block.
+		TaskRegistered {
+			/// The new task.
+			task: TaskId,
+			/// blake2-256 of its VKA.
+			vka_hash: [u8; 32],
+			/// Minimum score of a contribution.
+			min_score: u32,
+		},
+		/// A task's status changed.
+		TaskStatusChanged {
+			/// The task.
+			task: TaskId,
+			/// Its new status.
+			status: TaskStatus,
+		},
 		/// An account registered as a worker and reserved its deposit.
 		WorkerRegistered {
 			/// The new worker.
@@ -57,30 +279,857 @@ pub mod pallet {
 			/// The deposit reserved from it.
 			deposit: BalanceOf<T>,
 		},
+		/// A worker announced where it serves its models.
+		EndpointSet {
+			/// The worker.
+			who: T::AccountId,
+			/// Its HTTP base URL.
+			endpoint: Vec<u8>,
+		},
+		/// A worker asked to leave; its deposit returns when its open rounds close.
+		WorkerLeaving {
+			/// The worker.
+			who: T::AccountId,
+		},
+		/// A worker left and got its remaining deposit back.
+		WorkerLeft {
+			/// The former worker.
+			who: T::AccountId,
+			/// Deposit returned.
+			deposit: BalanceOf<T>,
+		},
+		/// A round opened: commits are accepted until `commit_end`, reveals until `reveal_end`.
+		RoundOpened {
+			/// The task.
+			task: TaskId,
+			/// The new round.
+			round: RoundIndex,
+			/// First block in which commits are refused and reveals accepted.
+			commit_end: BlockNumberFor<T>,
+			/// First block in which reveals are refused.
+			reveal_end: BlockNumberFor<T>,
+			/// Commitment of the global model to train from.
+			base_model: Commitment,
+		},
+		/// A worker's commit was accepted.
+		CommitAccepted {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// The worker.
+			who: T::AccountId,
+		},
+		/// A revealed proof verified and became a contribution.
+		ProofAccepted {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// The worker.
+			who: T::AccountId,
+			/// Its model commitment.
+			commitment: Commitment,
+			/// Its proven score.
+			score: u32,
+		},
+		/// A revealed proof was rejected; the reveal is used up.
+		ProofRejected {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// The worker.
+			who: T::AccountId,
+			/// Why.
+			reason: RejectReason,
+		},
+		/// Part of a worker's deposit was slashed.
+		WorkerSlashed {
+			/// The worker.
+			who: T::AccountId,
+			/// Amount slashed.
+			amount: BalanceOf<T>,
+			/// Why.
+			reason: SlashReason,
+		},
+		/// A round's election chose its leader and the block authors of the next session.
+		LeaderElected {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// The best contributor, who aggregates the new global model.
+			leader: T::AccountId,
+			/// The leader's score.
+			score: u32,
+			/// The next session's block authors.
+			authors: Vec<T::AccountId>,
+		},
+		/// A round left the block authors as they were.
+		AuthorSetKept {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// Why.
+			reason: KeptReason,
+		},
+		/// An aggregator's turn passed without a publication; the next in rank may publish.
+		AggregatorMissed {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// Who missed its turn.
+			who: T::AccountId,
+			/// Who may publish now, if anyone.
+			next: Option<T::AccountId>,
+		},
+		/// The new global model of a round was published.
+		GlobalModelPublished {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// The publisher.
+			by: T::AccountId,
+			/// Commitment of the new global model.
+			commitment: Commitment,
+			/// Where its weights are served.
+			uri: Vec<u8>,
+		},
+		/// A round closed.
+		RoundClosed {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// Whether a new global model was published.
+			published: bool,
+		},
+		/// A reward was paid.
+		RewardPaid {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// The receiver.
+			who: T::AccountId,
+			/// Amount minted to it.
+			amount: BalanceOf<T>,
+		},
+		/// The session manager handed a new author set to pallet-session.
+		AuthorsApplied {
+			/// The session the authors are for.
+			session: u32,
+			/// The authors.
+			authors: Vec<T::AccountId>,
+		},
 	}
 
 	/// Errors of the ZKPoT pallet.
 	#[pallet::error]
 	pub enum Error<T> {
+		/// No task with this identifier.
+		TaskNotFound,
+		/// The task does not accept work now (paused or retired).
+		TaskNotActive,
+		/// The task is retired; its status cannot change any more.
+		TaskRetired,
+		/// The maximum number of live tasks is reached.
+		TooManyTasks,
+		/// The VKA is malformed, unsupported, or does not match the instance layout.
+		InvalidVka,
+		/// Verifying proofs of this VKA would cost more than any reveal is charged.
+		VkaTooExpensive,
+		/// The instance layout is inconsistent (index out of range, or both indices equal).
+		InvalidLayout,
+		/// A round window is outside the allowed bounds.
+		InvalidTiming,
 		/// The account is already a registered worker.
 		AlreadyRegistered,
 		/// The account cannot reserve the worker deposit.
 		InsufficientDeposit,
+		/// The account is not a registered worker.
+		NotWorker,
+		/// The worker is leaving and takes part in no new round.
+		WorkerLeaving,
+		/// The given round is not the task's current round.
+		WrongRound,
+		/// The round does not accept commits now.
+		NotCommitPhase,
+		/// The round does not accept reveals now.
+		NotRevealPhase,
+		/// The worker already committed in this round.
+		AlreadyCommitted,
+		/// The round has the maximum number of commits.
+		RoundFull,
+		/// The worker did not commit in this round.
+		NotCommitted,
+		/// The worker already revealed in this round.
+		AlreadyRevealed,
+		/// Proof and instances do not match the worker's commit.
+		DigestMismatch,
+		/// The number of public instances differs from the task's layout.
+		WrongInstanceCount,
+		/// The score instance is not a number of samples.
+		ScoreOutOfRange,
+		/// This model commitment was already accepted in this task.
+		DuplicateModel,
+		/// The round is not waiting for a new global model.
+		NotAggregationPhase,
+		/// It is not this account's turn to publish the global model.
+		NotAggregator,
+		/// The worker still has open rounds or is already leaving.
+		CannotLeaveYet,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// Drives every live task's round through its phases.
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let tasks = LiveTasks::<T>::get();
+			let mut weight = T::DbWeight::get().reads(1);
+			let mut retired = Vec::new();
+			for task in tasks.iter().copied() {
+				let (w, done) = Self::advance(task, now);
+				weight.saturating_accrue(w);
+				if done {
+					retired.push(task);
+				}
+			}
+			if !retired.is_empty() {
+				LiveTasks::<T>::mutate(|live| live.retain(|t| !retired.contains(t)));
+				weight.saturating_accrue(T::DbWeight::get().writes(1));
+			}
+			weight
+		}
+
+		fn integrity_test() {
+			assert!(T::AuthorsPerRound::get() >= 1, "AuthorsPerRound must be at least 1");
+			assert!(T::AuthorsPerRound::get() <= T::MaxAuthors::get());
+			assert!(T::MinWindow::get() >= 1 && T::MinWindow::get() <= T::MaxWindow::get());
+			assert!(T::HistoryDepth::get() >= 1);
+		}
 	}
 
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Register the signer as a worker, reserving `WorkerDeposit` from its free balance.
+		/// Register a task. Its first round opens in the next block.
+		///
+		/// `vka` is the circuit's verifying key artifact (ezkl `create_evm_vka`, as 32-byte
+		/// words); it is checked here and its verification cost recorded. `initial_model` is
+		/// the global model the first round trains from.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::DbWeight::get().reads_writes(2, 2).saturating_add(Weight::from_parts(20_000_000, 0)))]
+		#[pallet::weight(T::WeightInfo::register_task(vka.len() as u32))]
+		pub fn register_task(
+			origin: OriginFor<T>,
+			vka: VkaOf<T>,
+			artifacts: ArtifactHashes,
+			layout: InstanceLayout,
+			min_score: u32,
+			initial_model: ModelRefOf<T>,
+			timing: RoundTiming,
+		) -> DispatchResult {
+			T::TaskOrigin::ensure_origin(origin)?;
+			ensure!(
+				layout.num_instances >= 2 &&
+					layout.num_instances <= T::MaxInstances::get() &&
+					layout.commitment_index < layout.num_instances &&
+					layout.score_index < layout.num_instances &&
+					layout.commitment_index != layout.score_index,
+				Error::<T>::InvalidLayout
+			);
+			let window_ok = |w: u32| w >= T::MinWindow::get() && w <= T::MaxWindow::get();
+			ensure!(
+				window_ok(timing.commit_blocks) &&
+					window_ok(timing.reveal_blocks) &&
+					window_ok(timing.aggregation_blocks),
+				Error::<T>::InvalidTiming
+			);
+			let verify_weight = T::Verifier::check_vka(&vka, layout.num_instances)
+				.map_err(|_| Error::<T>::InvalidVka)?;
+			// The reveal is charged the bound up front: no task may cost more.
+			ensure!(verify_weight.all_lte(Self::max_verify_weight()), Error::<T>::VkaTooExpensive);
+
+			let task = NextTaskId::<T>::get();
+			let next = task.checked_add(1).ok_or(Error::<T>::TooManyTasks)?;
+			LiveTasks::<T>::try_mutate(|live| live.try_push(task))
+				.map_err(|_| Error::<T>::TooManyTasks)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let vka_hash = sp_io::hashing::blake2_256(&vka);
+			let base_model = initial_model.commitment;
+			Tasks::<T>::insert(
+				task,
+				TaskInfo {
+					vka_hash,
+					artifacts,
+					layout,
+					min_score,
+					timing,
+					status: TaskStatus::Active,
+					global_model: initial_model,
+					verify_weight,
+					registered_at: now,
+				},
+			);
+			TaskVkas::<T>::insert(task, vka);
+			Rounds::<T>::insert(
+				task,
+				RoundInfo {
+					index: 0,
+					opened_at: now,
+					commit_end: now,
+					reveal_end: now,
+					phase: RoundPhase::Closed { next_round_at: now.saturating_add(One::one()) },
+					base_model,
+				},
+			);
+			NextTaskId::<T>::put(next);
+			Self::deposit_event(Event::TaskRegistered { task, vka_hash, min_score });
+			Ok(())
+		}
+
+		/// Pause, resume or retire a task. Pausing and retiring let the current round
+		/// finish; a retired task never resumes.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::set_task_status())]
+		pub fn set_task_status(origin: OriginFor<T>, task: TaskId, status: TaskStatus) -> DispatchResult {
+			T::TaskOrigin::ensure_origin(origin)?;
+			Tasks::<T>::try_mutate(task, |info| -> DispatchResult {
+				let info = info.as_mut().ok_or(Error::<T>::TaskNotFound)?;
+				ensure!(info.status != TaskStatus::Retired, Error::<T>::TaskRetired);
+				info.status = status;
+				Ok(())
+			})?;
+			Self::deposit_event(Event::TaskStatusChanged { task, status });
+			Ok(())
+		}
+
+		/// Register the signer as a worker, reserving `WorkerDeposit`.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::register_worker())]
 		pub fn register_worker(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(!Workers::<T>::contains_key(&who), Error::<T>::AlreadyRegistered);
 			let deposit = T::WorkerDeposit::get();
 			T::Currency::reserve(&who, deposit).map_err(|_| Error::<T>::InsufficientDeposit)?;
-			Workers::<T>::insert(&who, deposit);
+			Workers::<T>::insert(
+				&who,
+				WorkerInfo { deposit, open_rounds: 0, invalid_proofs: 0, leaving: false },
+			);
 			Self::deposit_event(Event::WorkerRegistered { who, deposit });
 			Ok(())
 		}
+
+		/// Stop being a worker. The deposit returns now if no round the worker committed
+		/// in is open, otherwise when the last of them closes.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::leave())]
+		pub fn leave(origin: OriginFor<T>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let info = Workers::<T>::get(&who).ok_or(Error::<T>::NotWorker)?;
+			ensure!(!info.leaving, Error::<T>::CannotLeaveYet);
+			if info.open_rounds == 0 {
+				Self::release_worker(&who, info.deposit);
+			} else {
+				Workers::<T>::insert(&who, WorkerInfo { leaving: true, ..info });
+				Self::deposit_event(Event::WorkerLeaving { who });
+			}
+			Ok(())
+		}
+
+		/// Announce the HTTP base URL where the signer, a worker, serves its models to the
+		/// round's aggregator.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::set_endpoint())]
+		pub fn set_endpoint(origin: OriginFor<T>, endpoint: BoundedVec<u8, T::MaxUriLen>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			ensure!(Workers::<T>::contains_key(&who), Error::<T>::NotWorker);
+			WorkerEndpoints::<T>::insert(&who, &endpoint);
+			Self::deposit_event(Event::EndpointSet { who, endpoint: endpoint.into_inner() });
+			Ok(())
+		}
+
+		/// Commit to a proof in the commit window: `digest` is
+		/// `blake2_256(SCALE((account, task, round, proof, instances)))`.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::commit())]
+		pub fn commit(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			digest: [u8; 32],
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let worker = Workers::<T>::get(&who).ok_or(Error::<T>::NotWorker)?;
+			ensure!(!worker.leaving, Error::<T>::WorkerLeaving);
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(info.status == TaskStatus::Active, Error::<T>::TaskNotActive);
+			let current = Rounds::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(current.index == round && round > 0, Error::<T>::WrongRound);
+			ensure!(current.phase == RoundPhase::Commit, Error::<T>::NotCommitPhase);
+			let key = (task, round);
+			ensure!(!Commits::<T>::contains_key(key, &who), Error::<T>::AlreadyCommitted);
+			let count = CommitCount::<T>::get(key);
+			ensure!(count < T::MaxContributors::get(), Error::<T>::RoundFull);
+
+			Commits::<T>::insert(key, &who, CommitRecord { digest, revealed: false });
+			CommitCount::<T>::insert(key, count.saturating_add(1));
+			Workers::<T>::insert(
+				&who,
+				WorkerInfo { open_rounds: worker.open_rounds.saturating_add(1), ..worker },
+			);
+			Self::deposit_event(Event::CommitAccepted { task, round, who });
+			Ok(())
+		}
+
+		/// Reveal the committed proof and its public instances in the reveal window. The
+		/// proof is verified against the task's VKA. A valid proof with at least the minimum
+		/// score becomes a contribution; otherwise `ProofRejected` says why, the reveal is
+		/// used up, the full weight is paid, and repeated invalid proofs cost deposit.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::reveal_accepted(T::MaxVkaLen::get())
+			.saturating_add(Pallet::<T>::max_verify_weight()))]
+		pub fn reveal(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			proof: ProofOf<T>,
+			instances: InstancesOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			ensure!(Workers::<T>::contains_key(&who), Error::<T>::NotWorker);
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			let current = Rounds::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(current.index == round && round > 0, Error::<T>::WrongRound);
+			ensure!(current.phase == RoundPhase::Reveal, Error::<T>::NotRevealPhase);
+			let key = (task, round);
+			let mut record = Commits::<T>::get(key, &who).ok_or(Error::<T>::NotCommitted)?;
+			ensure!(!record.revealed, Error::<T>::AlreadyRevealed);
+			ensure!(
+				instances.len() as u32 == info.layout.num_instances,
+				Error::<T>::WrongInstanceCount
+			);
+			ensure!(
+				Self::digest(&who, task, round, &proof, &instances) == record.digest,
+				Error::<T>::DigestMismatch
+			);
+			let commitment = *instances
+				.get(info.layout.commitment_index as usize)
+				.ok_or(Error::<T>::WrongInstanceCount)?;
+			let score = Self::score_of(
+				instances.get(info.layout.score_index as usize).ok_or(Error::<T>::WrongInstanceCount)?,
+			)
+			.ok_or(Error::<T>::ScoreOutOfRange)?;
+			ensure!(
+				!AcceptedCommitments::<T>::contains_key(task, commitment),
+				Error::<T>::DuplicateModel
+			);
+
+			// From here on the reveal is used up, whatever the outcome.
+			record.revealed = true;
+			Commits::<T>::insert(key, &who, record);
+			let vka = TaskVkas::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			let used = T::WeightInfo::reveal_accepted(vka.len() as u32)
+				.saturating_add(info.verify_weight);
+
+			if let Err(failure) = T::Verifier::verify(&vka, &proof, &instances) {
+				Self::reject(task, round, &who, RejectReason::InvalidProof(failure));
+				Self::punish_invalid_proof(&who);
+				// The caller pays for all the work it made the chain do, and more.
+				return Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::Yes });
+			}
+			if score < info.min_score {
+				Self::reject(
+					task,
+					round,
+					&who,
+					RejectReason::BelowMinimum { score, min_score: info.min_score },
+				);
+				return Ok(PostDispatchInfo { actual_weight: Some(used), pays_fee: Pays::Yes });
+			}
+
+			let now = frame_system::Pallet::<T>::block_number();
+			Contributions::<T>::try_mutate(key, |list| {
+				list.try_push(Contribution { who: who.clone(), commitment, score, revealed_at: now })
+			})
+			.map_err(|_| Error::<T>::RoundFull)?;
+			AcceptedCommitments::<T>::insert(task, commitment, (round, who.clone()));
+			Self::deposit_event(Event::ProofAccepted { task, round, who, commitment, score });
+			Ok(PostDispatchInfo { actual_weight: Some(used), pays_fee: Pays::Yes })
+		}
+
+		/// Publish the new global model of a round: allowed to the ranked contributor whose
+		/// turn it is (the leader first). Pays the aggregator's reward and closes the round.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::publish_model(T::MaxContributors::get()))]
+		pub fn publish_model(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			model: ModelRefOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let mut current = Rounds::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(current.index == round && round > 0, Error::<T>::WrongRound);
+			let RoundPhase::Aggregation { turn, .. } = current.phase else {
+				return Err(Error::<T>::NotAggregationPhase.into());
+			};
+			let key = (task, round);
+			let mut record = Elections::<T>::get(key).ok_or(Error::<T>::NotAggregationPhase)?;
+			let aggregator = record.ranking.get(turn as usize).map(|(a, _)| a.clone());
+			ensure!(aggregator.as_ref() == Some(&who), Error::<T>::NotAggregator);
+
+			let now = frame_system::Pallet::<T>::block_number();
+			let reward = record.aggregator_reward;
+			Self::pay(task, round, &who, reward);
+			record.published = Some(Publication { by: who.clone(), model: model.clone(), at: now });
+			Elections::<T>::insert(key, record);
+			Tasks::<T>::mutate(task, |info| {
+				if let Some(info) = info {
+					info.global_model = model.clone();
+				}
+			});
+			Self::deposit_event(Event::GlobalModelPublished {
+				task,
+				round,
+				by: who,
+				commitment: model.commitment,
+				uri: model.uri.into_inner(),
+			});
+			Self::close_round(task, &mut current, now, true);
+			Rounds::<T>::insert(task, current);
+			Ok(())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The digest a worker commits: `blake2_256` of the SCALE encoding of
+		/// `(account, task, round, proof, instances)`.
+		pub fn digest(
+			who: &T::AccountId,
+			task: TaskId,
+			round: RoundIndex,
+			proof: &[u8],
+			instances: &[FieldElement],
+		) -> [u8; 32] {
+			(who, task, round, proof, instances).using_encoded(sp_io::hashing::blake2_256)
+		}
+
+		/// The score in a public instance (32 bytes big-endian), if it fits a `u32`.
+		fn score_of(instance: &FieldElement) -> Option<u32> {
+			let (high, low) = instance.split_at(28);
+			if high.iter().any(|b| *b != 0) {
+				return None;
+			}
+			let mut bytes = [0u8; 4];
+			bytes.copy_from_slice(low);
+			Some(u32::from_be_bytes(bytes))
+		}
+
+		/// Upper bound of one verification, charged before a reveal and refunded down to the
+		/// task's own cost.
+		pub fn max_verify_weight() -> Weight {
+			weights::max_verification_weight(T::MaxVkaLen::get())
+		}
+
+		fn reject(task: TaskId, round: RoundIndex, who: &T::AccountId, reason: RejectReason) {
+			log::debug!(target: LOG_TARGET, "task {task} round {round}: proof rejected: {reason:?}");
+			Self::deposit_event(Event::ProofRejected { task, round, who: who.clone(), reason });
+		}
+
+		fn punish_invalid_proof(who: &T::AccountId) {
+			let Some(mut info) = Workers::<T>::get(who) else { return };
+			info.invalid_proofs = info.invalid_proofs.saturating_add(1);
+			if info.invalid_proofs > T::FreeInvalidProofs::get() {
+				let amount = Self::slash(who, T::InvalidProofSlash::get() * info.deposit);
+				info.deposit = info.deposit.saturating_sub(amount);
+				Self::deposit_event(Event::WorkerSlashed {
+					who: who.clone(),
+					amount,
+					reason: SlashReason::InvalidProofs,
+				});
+			}
+			Workers::<T>::insert(who, info);
+		}
+
+		/// Slashes up to `amount` of `who`'s reserved deposit (burnt); returns what was taken.
+		fn slash(who: &T::AccountId, amount: BalanceOf<T>) -> BalanceOf<T> {
+			let (_burnt, missing) = T::Currency::slash_reserved(who, amount);
+			amount.saturating_sub(missing)
+		}
+
+		fn release_worker(who: &T::AccountId, deposit: BalanceOf<T>) {
+			let missing = T::Currency::unreserve(who, deposit);
+			Workers::<T>::remove(who);
+			WorkerEndpoints::<T>::remove(who);
+			Self::deposit_event(Event::WorkerLeft {
+				who: who.clone(),
+				deposit: deposit.saturating_sub(missing),
+			});
+		}
+
+		fn pay(task: TaskId, round: RoundIndex, who: &T::AccountId, amount: BalanceOf<T>) {
+			if amount.is_zero() {
+				return;
+			}
+			drop(T::Currency::deposit_creating(who, amount));
+			Self::deposit_event(Event::RewardPaid { task, round, who: who.clone(), amount });
+		}
+
+		/// Moves a task's round on by what block `now` requires. Returns the weight used and
+		/// whether the task is finished (retired with no round open).
+		fn advance(task: TaskId, now: BlockNumberFor<T>) -> (Weight, bool) {
+			let db = T::DbWeight::get();
+			let mut weight = db.reads(2);
+			let (Some(info), Some(mut round)) = (Tasks::<T>::get(task), Rounds::<T>::get(task))
+			else {
+				return (weight, true);
+			};
+			let before = round;
+			match round.phase {
+				RoundPhase::Commit if now >= round.commit_end => {
+					round.phase = RoundPhase::Reveal;
+				},
+				RoundPhase::Reveal if now >= round.reveal_end => {
+					weight.saturating_accrue(Self::elect(task, &info, &mut round, now));
+				},
+				RoundPhase::Aggregation { turn, deadline } if now >= deadline => {
+					weight.saturating_accrue(Self::aggregator_missed(task, &info, &mut round, turn, now));
+				},
+				RoundPhase::Closed { next_round_at } => match info.status {
+					TaskStatus::Active if now >= next_round_at => {
+						weight.saturating_accrue(Self::open_round(task, &info, &mut round, now));
+					},
+					TaskStatus::Retired => return (weight, true),
+					_ => {},
+				},
+				_ => {},
+			}
+			if round != before {
+				Rounds::<T>::insert(task, round);
+				weight.saturating_accrue(db.writes(1));
+			}
+			(weight, false)
+		}
+
+		pub(crate) fn open_round(
+			task: TaskId,
+			info: &TaskInfoOf<T>,
+			round: &mut RoundInfoOf<T>,
+			now: BlockNumberFor<T>,
+		) -> Weight {
+			let index = round.index.saturating_add(1);
+			let commit_end = now.saturating_add(info.timing.commit_blocks.into());
+			let reveal_end = commit_end.saturating_add(info.timing.reveal_blocks.into());
+			*round = RoundInfo {
+				index,
+				opened_at: now,
+				commit_end,
+				reveal_end,
+				phase: RoundPhase::Commit,
+				base_model: info.global_model.commitment,
+			};
+			// Bounded history: the round `HistoryDepth` back leaves storage.
+			if let Some(old) = index.checked_sub(T::HistoryDepth::get()).filter(|r| *r > 0) {
+				Elections::<T>::remove((task, old));
+				Contributions::<T>::remove((task, old));
+			}
+			Self::deposit_event(Event::RoundOpened {
+				task,
+				round: index,
+				commit_end,
+				reveal_end,
+				base_model: round.base_model,
+			});
+			T::WeightInfo::open_round()
+		}
+
+		/// Ranks a round's contributions, queues its authors and pays the contributors.
+		pub(crate) fn elect(
+			task: TaskId,
+			info: &TaskInfoOf<T>,
+			round: &mut RoundInfoOf<T>,
+			now: BlockNumberFor<T>,
+		) -> Weight {
+			let key = (task, round.index);
+			let mut ranked = Contributions::<T>::get(key).into_inner();
+			let contributors = ranked.len() as u32;
+			ranked.sort_by(|a, b| {
+				b.score
+					.cmp(&a.score)
+					.then(a.revealed_at.cmp(&b.revealed_at))
+					.then(a.who.cmp(&b.who))
+			});
+			let Some(leader) = ranked.first().cloned() else {
+				Self::deposit_event(Event::AuthorSetKept {
+					task,
+					round: round.index,
+					reason: KeptReason::NoValidContribution,
+				});
+				Self::close_round(task, round, now, false);
+				return T::WeightInfo::elect(0);
+			};
+
+			let mut authors: BoundedVec<T::AccountId, T::MaxAuthors> = BoundedVec::new();
+			for c in ranked.iter() {
+				if authors.len() as u32 >= T::AuthorsPerRound::get() {
+					break;
+				}
+				if T::ValidatorRegistration::is_registered(&c.who) && !authors.contains(&c.who) {
+					// Cannot fail: the length is checked against AuthorsPerRound <= MaxAuthors.
+					let _ = authors.try_push(c.who.clone());
+				}
+			}
+			let outcome = if authors.is_empty() {
+				Self::deposit_event(Event::AuthorSetKept {
+					task,
+					round: round.index,
+					reason: KeptReason::NoEligibleAuthor,
+				});
+				ElectionOutcome::AuthorSetKept(KeptReason::NoEligibleAuthor)
+			} else {
+				QueuedAuthors::<T>::put(authors.clone());
+				ElectionOutcome::AuthorsQueued
+			};
+			Self::deposit_event(Event::LeaderElected {
+				task,
+				round: round.index,
+				leader: leader.who.clone(),
+				score: leader.score,
+				authors: authors.to_vec(),
+			});
+
+			let aggregator_reward = Self::pay_contributors(task, round.index, &ranked);
+			let ranking: BoundedVec<_, T::MaxContributors> = BoundedVec::truncate_from(
+				ranked.iter().map(|c| (c.who.clone(), c.score)).collect::<Vec<_>>(),
+			);
+			Elections::<T>::insert(
+				key,
+				ElectionRecord {
+					elected_at: now,
+					ranking,
+					authors,
+					outcome,
+					aggregator_reward,
+					published: None,
+				},
+			);
+			round.phase = RoundPhase::Aggregation {
+				turn: 0,
+				deadline: now.saturating_add(info.timing.aggregation_blocks.into()),
+			};
+			T::WeightInfo::elect(contributors)
+		}
+
+		/// Pays each contributor its share of the round reward (the part left after the
+		/// aggregator's share) in proportion to its score, rounding down. Returns the
+		/// aggregator's reward: its share plus what rounding left over.
+		fn pay_contributors(
+			task: TaskId,
+			round: RoundIndex,
+			ranked: &[ContributionOf<T>],
+		) -> BalanceOf<T> {
+			let reward: u128 = T::RoundReward::get().unique_saturated_into();
+			let aggregator_share: u128 =
+				(T::LeaderShare::get() * T::RoundReward::get()).unique_saturated_into();
+			let pool = reward.saturating_sub(aggregator_share);
+			let total: u128 = ranked.iter().map(|c| c.score as u128).sum();
+			let mut paid: u128 = 0;
+			if total > 0 {
+				for c in ranked {
+					let share = sp_runtime::helpers_128bit::multiply_by_rational_with_rounding(
+						pool,
+						c.score as u128,
+						total,
+						sp_runtime::Rounding::Down,
+					)
+					.unwrap_or(0);
+					paid = paid.saturating_add(share);
+					Self::pay(task, round, &c.who, share.unique_saturated_into());
+				}
+			}
+			reward.saturating_sub(paid).unique_saturated_into()
+		}
+
+		/// The aggregator whose turn it was did not publish: penalise it and pass the turn
+		/// to the next in rank, or close the round without a new model.
+		pub(crate) fn aggregator_missed(
+			task: TaskId,
+			info: &TaskInfoOf<T>,
+			round: &mut RoundInfoOf<T>,
+			turn: u32,
+			now: BlockNumberFor<T>,
+		) -> Weight {
+			let key = (task, round.index);
+			let ranking = Elections::<T>::get(key).map(|r| r.ranking).unwrap_or_default();
+			let next_turn = turn.saturating_add(1);
+			let next = ranking.get(next_turn as usize).map(|(a, _)| a.clone());
+			if let Some((missed, _)) = ranking.get(turn as usize) {
+				if let Some(mut worker) = Workers::<T>::get(missed) {
+					let amount = Self::slash(missed, T::AggregatorPenalty::get() * worker.deposit);
+					worker.deposit = worker.deposit.saturating_sub(amount);
+					Workers::<T>::insert(missed, worker);
+					Self::deposit_event(Event::WorkerSlashed {
+						who: missed.clone(),
+						amount,
+						reason: SlashReason::MissedAggregation,
+					});
+				}
+				Self::deposit_event(Event::AggregatorMissed {
+					task,
+					round: round.index,
+					who: missed.clone(),
+					next: next.clone(),
+				});
+			}
+			if next.is_some() {
+				round.phase = RoundPhase::Aggregation {
+					turn: next_turn,
+					deadline: now.saturating_add(info.timing.aggregation_blocks.into()),
+				};
+			} else {
+				Self::close_round(task, round, now, false);
+			}
+			T::WeightInfo::aggregator_missed(T::MaxContributors::get())
+		}
+
+		/// Closes a round: clears its commits, releases workers that were waiting to leave,
+		/// and schedules the next round for the next block.
+		fn close_round(task: TaskId, round: &mut RoundInfoOf<T>, now: BlockNumberFor<T>, published: bool) {
+			let key = (task, round.index);
+			for (who, _) in Commits::<T>::drain_prefix(key) {
+				let Some(mut worker) = Workers::<T>::get(&who) else { continue };
+				worker.open_rounds = worker.open_rounds.saturating_sub(1);
+				if worker.leaving && worker.open_rounds == 0 {
+					Self::release_worker(&who, worker.deposit);
+				} else {
+					Workers::<T>::insert(&who, worker);
+				}
+			}
+			CommitCount::<T>::remove(key);
+			round.phase = RoundPhase::Closed { next_round_at: now.saturating_add(One::one()) };
+			Self::deposit_event(Event::RoundClosed { task, round: round.index, published });
+		}
+	}
+
+	/// The elected authors become the validators (Aura authorities) of the next session;
+	/// without a new election the set stays as it is.
+	impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
+		fn new_session(new_index: u32) -> Option<Vec<T::AccountId>> {
+			let authors = QueuedAuthors::<T>::take()?.into_inner();
+			// Defensive: an empty set would stop block production.
+			if authors.is_empty() {
+				return None;
+			}
+			Self::deposit_event(Event::AuthorsApplied { session: new_index, authors: authors.clone() });
+			Some(authors)
+		}
+
+		fn end_session(_: u32) {}
+
+		fn start_session(_: u32) {}
 	}
 }

@@ -113,7 +113,8 @@ impl pallet_session::Config for Runtime {
 	type ValidatorIdOf = ConvertInto;
 	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
 	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
-	type SessionManager = ();
+	// ZKPoT elects the block authors.
+	type SessionManager = Zkpot;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
 	type Keys = SessionKeys;
 	type DisablingStrategy = ();
@@ -133,10 +134,40 @@ impl pallet_aura::Config for Runtime {
 parameter_types! {
 	/// Deposit a worker reserves while registered.
 	pub const WorkerDeposit: Balance = 100 * UNIT;
+	/// Reward of one elected round.
+	pub const RoundReward: Balance = 10 * UNIT;
+	/// Share of the round reward for the aggregator.
+	pub const LeaderShare: Perbill = Perbill::from_percent(20);
+	/// Deposit slashed per invalid proof beyond the free one.
+	pub const InvalidProofSlash: Perbill = Perbill::from_percent(10);
+	/// Deposit slashed from an aggregator that misses its turn.
+	pub const AggregatorPenalty: Perbill = Perbill::from_percent(10);
 }
 
 impl pallet_zkpot::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
+	type TaskOrigin = frame_system::EnsureRoot<AccountId>;
+	type Verifier = pallet_zkpot::NativeVerifier;
+	type ValidatorRegistration = Session;
 	type WorkerDeposit = WorkerDeposit;
+	type RoundReward = RoundReward;
+	type LeaderShare = LeaderShare;
+	type FreeInvalidProofs = ConstU32<1>;
+	type InvalidProofSlash = InvalidProofSlash;
+	type AggregatorPenalty = AggregatorPenalty;
+	type AuthorsPerRound = ConstU32<3>;
+	type MaxAuthors = ConstU32<16>;
+	type MaxContributors = ConstU32<64>;
+	type MaxTasks = ConstU32<8>;
+	// The digits MLP's VKA is 8.9 KiB, a small CNN's about 12 KiB.
+	type MaxVkaLen = ConstU32<{ 64 * 1024 }>;
+	// ezkl proofs of these circuits are 4-8 KiB.
+	type MaxProofLen = ConstU32<{ 32 * 1024 }>;
+	type MaxInstances = ConstU32<16>;
+	type MaxUriLen = ConstU32<256>;
+	type HistoryDepth = ConstU32<64>;
+	type MinWindow = ConstU32<1>;
+	type MaxWindow = ConstU32<14_400>;
+	type WeightInfo = pallet_zkpot::weights::SubstrateWeight<Runtime>;
 }
