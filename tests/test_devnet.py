@@ -10,7 +10,6 @@ import subprocess
 
 import pytest
 from substrateinterface import Keypair
-
 from zkpot import paths
 from zkpot.chain import ChainClient, ExtrinsicFailed
 
@@ -63,7 +62,7 @@ def test_pallet_call_and_its_error(devnet):
     with pytest.raises(ExtrinsicFailed) as err:
         client.submit(ferdie, "Zkpot", "register_worker", {})
     assert err.value.pallet == "Zkpot" and err.value.error == "AlreadyRegistered"
-    assert client.query("Zkpot", "Workers", [ferdie.ss58_address]) == deposit
+    assert client.query("Zkpot", "Workers", [ferdie.ss58_address])["deposit"] == deposit
 
 
 def test_polkadot_js_reads_what_substrate_interface_wrote(devnet):
