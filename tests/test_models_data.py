@@ -166,6 +166,10 @@ def test_digits():
     with pytest.raises(ValueError):
         as_images(ds, (1, 9, 9))
     assert len(load_dataset("digits")) == 1797
+    # digits has no published split: directory and split are ignored.
+    assert len(load_dataset("digits", "/nonexistent", split="whatever")) == 1797
+    with pytest.raises(ValueError, match="split"):
+        load_dataset("mnist", "/nonexistent", split="val")
 
 
 def test_train_test_split_is_seeded_and_stratified():
@@ -291,6 +295,11 @@ def test_mnist_absurd_header_is_refused_before_reading(tmp_path, mnist_arrays):
     (tmp_path / "train-images-idx3-ubyte").write_bytes(header + b"\0" * 100)
     _write_mnist(tmp_path, images, labels, gz=False, prefix="t10k")
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(0x801, labels))
+    msg = _error(tmp_path)
+    assert "train-images-idx3-ubyte" in msg and "implausible" in msg
+    # Sizes whose product overflows 64 bits are refused too, not wrapped around.
+    header = struct.pack(">IIII", 0x803, 1, 0xFFFFFFFF, 0xFFFFFFFF)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(header + b"\0" * 100)
     msg = _error(tmp_path)
     assert "train-images-idx3-ubyte" in msg and "implausible" in msg
 
@@ -596,6 +605,9 @@ def test_training_learns_digits(digits_split):
     assert evaluate(model, te.x, te.y) > 0.85
     logits = predict_logits(model, te.x[:7])
     assert logits.shape == (7, 10) and logits.dtype == np.float32
+    assert predict_logits(model, te.x[:0]).shape == (0, 10)
+    # Fed as given: the logits are the model's own on the unscaled pixels.
+    assert np.array_equal(logits, model(torch.from_numpy(te.x[:7])).detach().numpy())
 
 
 def test_training_on_flipped_labels_fails_on_true_labels(digits_split):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import pickle
 import zlib
@@ -149,7 +150,9 @@ def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
                 raise DatasetError(f"{p}: bad magic number 0x{got:08x}, expected 0x{magic:08x}")
             header = _read_exact(f, 4 * dims, p, "header")
             shape = tuple(int.from_bytes(header[4 * i : 4 * i + 4], "big") for i in range(dims))
-            size = int(np.prod(shape, dtype=np.int64))
+            # Python ints: np.prod in int64 would wrap around on a hostile header (four
+            # 32-bit sizes multiply to far beyond 2**63) and slip past the cap below.
+            size = math.prod(shape)
             if shape[0] > MAX_IDX_ITEMS or size > MAX_IDX_BYTES:
                 raise DatasetError(f"{p}: implausible dimensions {shape} in the header")
             payload = _read_exact(f, size, p, "data")
@@ -258,10 +261,14 @@ class _CifarUnpickler(pickle.Unpickler):
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
-    size = path.stat().st_size
-    if size > limit:
-        raise DatasetError(f"{path}: {size} bytes, larger than any CIFAR-10 batch")
-    return path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DatasetError(f"{path}: {size} bytes, larger than any CIFAR-10 batch")
+        return path.read_bytes()
+    except OSError as e:
+        # Unreadable (permissions, I/O error, removed meanwhile): still one clear message.
+        raise DatasetError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
 
 
 def _get(batch: dict, key: str) -> object:
@@ -359,9 +366,9 @@ def load_dataset(name: str, directory: str | None = None, split: str = "train") 
     split, so it ignores ``directory`` and gives all 1797 samples for either split (use
     :func:`train_test_split`); ``mnist`` and ``cifar10`` read ``split`` from the published
     files in ``directory``."""
-    _check_split(split)
     if name == "digits":
         return load_digits()
+    _check_split(split)
     if name not in ("mnist", "cifar10"):
         raise ValueError(f"unknown data set {name!r}; known: digits, mnist, cifar10")
     if directory is None:

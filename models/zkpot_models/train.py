@@ -106,16 +106,18 @@ def train(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{epoch_loss:.4f}")
+        model.eval()
+        with torch.no_grad():
+            correct = sum(
+                int((model(xt[i : i + PREDICT_BATCH]).argmax(1) == yt[i : i + PREDICT_BATCH]).sum())
+                for i in range(0, n, PREDICT_BATCH)
+            )
     finally:
         if bar is not None:
             bar.close()
-    model.eval()
-    with torch.no_grad():
-        correct = sum(
-            int((model(xt[i : i + PREDICT_BATCH]).argmax(1) == yt[i : i + PREDICT_BATCH]).sum())
-            for i in range(0, n, PREDICT_BATCH)
-        )
-    model.to("cpu")
+        # Back on the CPU even when training failed (e.g. CUDA out of memory), so the
+        # caller's model never stays stranded on the GPU.
+        model.to("cpu")
     return TrainResult(
         loss=epoch_loss,
         train_accuracy=correct / n,
@@ -134,10 +136,10 @@ def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
     xt = _tensor_x(x)
     out = []
     with torch.no_grad():
-        for i in range(0, len(xt), PREDICT_BATCH):
+        # range(0, max(n, 1)) runs the model once even on no samples, so an empty input
+        # still gives the (0, num_classes) shape rather than a guessed one.
+        for i in range(0, max(len(xt), 1), PREDICT_BATCH):
             out.append(model(xt[i : i + PREDICT_BATCH].to(dev)).float().cpu())
-    if not out:
-        return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(out).numpy()
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from scalecodec.base import ScaleType
 from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.exceptions import SubstrateRequestException
+from websocket import WebSocketTimeoutException
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,11 @@ def _plain(value: Any) -> Any:
 class ChainClient:
     """A blocking client for one node. Thread-safe: one call at a time per client."""
 
-    def __init__(self, url: str, *, ss58_format: int = 42) -> None:
+    def __init__(self, url: str, *, ss58_format: int = 42, timeout: float = 30.0) -> None:
         self.url = url
         self._ss58 = ss58_format
+        #: Seconds without a message from the node before a call is given up.
+        self.timeout = timeout
         self._substrate: SubstrateInterface | None = None
         self._lock = threading.RLock()
 
@@ -88,7 +91,9 @@ class ChainClient:
         with self._lock:
             if self._substrate is None:
                 try:
-                    self._substrate = SubstrateInterface(url=self.url, ss58_format=self._ss58)
+                    self._substrate = SubstrateInterface(
+                        url=self.url, ss58_format=self._ss58, ws_options={"timeout": self.timeout}
+                    )
                     self._substrate.init_runtime()
                 except (OSError, ConnectionError, SubstrateRequestException) as e:
                     self._substrate = None
@@ -182,45 +187,92 @@ class ChainClient:
         *,
         nonce: int | None = None,
         sudo: bool = False,
+        attempts: int = 3,
     ) -> Receipt:
         """Signs, submits and waits for inclusion; raises :class:`ExtrinsicFailed` with the
-        pallet's error name and documentation when dispatch fails."""
+        pallet's error name and documentation when dispatch fails.
 
-        def run(s: SubstrateInterface) -> Receipt:
-            inner = s.compose_call(call_module=pallet, call_function=call, call_params=params)
-            outer = (
-                s.compose_call(call_module="Sudo", call_function="sudo", call_params={"call": inner})
-                if sudo
-                else inner
-            )
-            xt = s.create_signed_extrinsic(call=outer, keypair=keypair, nonce=nonce)
+        A transaction that is not included in time (a node may drop it, for example from a
+        block that a session rotation filled) is looked for in the recent blocks and, if
+        it is not there, sent again with the same nonce, so it is included at most once."""
+        signed = self._call(lambda s: self._sign(s, keypair, pallet, call, params, nonce, sudo))
+        for attempt in range(attempts):
             try:
-                r = s.submit_extrinsic(xt, wait_for_inclusion=True)
-            except SubstrateRequestException as e:
-                raise TransactionRejected(_rpc_error_text(e)) from e
-            except ValueError as e:  # dropped from the pool
-                raise TransactionRejected(str(e)) from e
-            events = [_plain(e)["event"] for e in r.triggered_events]
-            receipt = Receipt(
-                extrinsic_hash=r.extrinsic_hash,
-                block_hash=r.block_hash,
-                block_number=s.get_block_number(r.block_hash),
-                events=events,
-                fee=int(r.total_fee_amount or 0),
-            )
-            if not r.is_success:
-                failed = [e["attributes"] for e in events if e["module_id"] == "System" and e["event_id"] == "ExtrinsicFailed"]
-                if failed:
-                    raise _dispatch_error(_decode_module_error(s, failed[0]["dispatch_error"]))
-                raise _dispatch_error(r.error_message)
-            if sudo:
-                for attrs in receipt.events_of("Sudo", "Sudid"):
-                    result = attrs.get("sudo_result", attrs)
-                    if isinstance(result, dict) and "Err" in result:
-                        raise _dispatch_error(_decode_module_error(s, result["Err"]))
-            return receipt
+                receipt = self._call(lambda s: self._submit_and_wait(s, signed))
+                break
+            except InclusionTimeout:
+                found = self._find_included(signed.extrinsic_hash)
+                if found is not None:
+                    receipt = found
+                    break
+                log.warning("%s.%s not included in time (attempt %d); sending again",
+                            pallet, call, attempt + 1)
+        else:
+            raise ChainError(f"{pallet}.{call} was not included after {attempts} attempts")
+        return self._call(lambda s: self._check(s, receipt, sudo))
+
+    @staticmethod
+    def _sign(s: SubstrateInterface, keypair: Keypair, pallet: str, call: str,
+              params: dict[str, Any], nonce: int | None, sudo: bool) -> Any:
+        inner = s.compose_call(call_module=pallet, call_function=call, call_params=params)
+        outer = (
+            s.compose_call(call_module="Sudo", call_function="sudo", call_params={"call": inner})
+            if sudo
+            else inner
+        )
+        return s.create_signed_extrinsic(call=outer, keypair=keypair, nonce=nonce)
+
+    def _submit_and_wait(self, s: SubstrateInterface, xt: Any) -> Any:
+        try:
+            return s.submit_extrinsic(xt, wait_for_inclusion=True)
+        except SubstrateRequestException as e:
+            raise TransactionRejected(_rpc_error_text(e)) from e
+        except ValueError as e:  # dropped from the pool
+            raise TransactionRejected(str(e)) from e
+        except WebSocketTimeoutException as e:
+            self.close()  # the subscription is in an unknown state
+            raise InclusionTimeout() from e
+
+    def _find_included(self, extrinsic_hash: bytes, depth: int = 30) -> Any | None:
+        """The receipt of an extrinsic in one of the last ``depth`` blocks, if it is there."""
+        want = "0x" + extrinsic_hash.hex()
+
+        def run(s: SubstrateInterface) -> Any | None:
+            head = s.get_block_number(s.get_chain_head())
+            for n in range(head, max(0, head - depth), -1):
+                block_hash = s.get_block_hash(n)
+                block = s.get_block(block_hash=block_hash)
+                for xt in block["extrinsics"]:
+                    if xt.extrinsic_hash is not None and "0x" + xt.extrinsic_hash.hex() == want:
+                        return s.retrieve_extrinsic_by_hash(block_hash, want)
+            return None
 
         return self._call(run)
+
+    @staticmethod
+    def _check(s: SubstrateInterface, r: Any, sudo: bool) -> Receipt:
+        events = [_plain(e)["event"] for e in r.triggered_events]
+        receipt = Receipt(
+            extrinsic_hash=r.extrinsic_hash,
+            block_hash=r.block_hash,
+            block_number=s.get_block_number(r.block_hash),
+            events=events,
+            fee=int(r.total_fee_amount or 0),
+        )
+        failed = [e["attributes"] for e in events
+                  if e["module_id"] == "System" and e["event_id"] == "ExtrinsicFailed"]
+        if failed:
+            raise _dispatch_error(_decode_module_error(s, failed[0]["dispatch_error"]))
+        if sudo:
+            for attrs in receipt.events_of("Sudo", "Sudid"):
+                result = attrs.get("sudo_result", attrs)
+                if isinstance(result, dict) and "Err" in result:
+                    raise _dispatch_error(_decode_module_error(s, result["Err"]))
+        return receipt
+
+
+class InclusionTimeout(ChainError):
+    """No word from the node about a submitted transaction in time."""
 
 
 def _rpc_error_text(e: SubstrateRequestException) -> str:
@@ -295,7 +347,13 @@ class AsyncChain:
         raise AssertionError("unreachable")
 
     async def submit(
-        self, keypair: Keypair, pallet: str, call: str, params: dict[str, Any], *, sudo: bool = False
+        self,
+        keypair: Keypair,
+        pallet: str,
+        call: str,
+        params: dict[str, Any],
+        *,
+        sudo: bool = False,
     ) -> Receipt:
         """Signs and submits with a nonce no other task of this process is using."""
         who = keypair.ss58_address
@@ -328,3 +386,181 @@ def _is_connection_error(e: ChainError) -> bool:
         word in text
         for word in ("connect", "connection", "closed", "refused", "timed out", "broken pipe", "reset")
     )
+
+
+# -- the ZKPoT pallet ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Round:
+    """A task's current round, as ``Zkpot.Rounds`` holds it."""
+
+    index: int
+    opened_at: int
+    commit_end: int
+    reveal_end: int
+    phase: str  # "Commit" | "Reveal" | "Aggregation" | "Closed"
+    turn: int | None
+    deadline: int | None
+    base_model: str
+
+    @classmethod
+    def decode(cls, v: dict[str, Any]) -> Round:
+        """From substrate-interface's decoded value."""
+        phase = v["phase"]
+        name, body = (phase, {}) if isinstance(phase, str) else next(iter(phase.items()))
+        body = body or {}
+        return cls(
+            index=int(v["index"]),
+            opened_at=int(v["opened_at"]),
+            commit_end=int(v["commit_end"]),
+            reveal_end=int(v["reveal_end"]),
+            phase=name,
+            turn=body.get("turn"),
+            deadline=body.get("deadline") or body.get("next_round_at"),
+            base_model=str(v["base_model"]),
+        )
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    return str(value)
+
+
+class Zkpot:
+    """The ZKPoT pallet's storage and calls, for async code."""
+
+    def __init__(self, chain: AsyncChain) -> None:
+        self.chain = chain
+        self.c = chain.client
+
+    # reads
+    async def best_number(self) -> int:
+        """Number of the best block."""
+        return await self.chain.call(self.c.best_number)
+
+    async def round(self, task: int) -> Round | None:
+        """The task's current round."""
+        v = await self.chain.call(self.c.query, PALLET, "Rounds", [task])
+        return None if v is None else Round.decode(v)
+
+    async def task(self, task: int) -> dict[str, Any] | None:
+        """The task's on-chain record."""
+        return await self.chain.call(self.c.query, PALLET, "Tasks", [task])
+
+    async def vka(self, task: int) -> bytes | None:
+        """The task's VKA words."""
+        v = await self.chain.call(self.c.query, PALLET, "TaskVkas", [task])
+        return None if v is None else bytes.fromhex(_hex(v).removeprefix("0x"))
+
+    async def worker(self, who: str) -> dict[str, Any] | None:
+        """A worker's record."""
+        return await self.chain.call(self.c.query, PALLET, "Workers", [who])
+
+    async def commit_record(self, task: int, round: int, who: str) -> dict[str, Any] | None:
+        """A worker's commit in a round (``None`` when it has not committed)."""
+        return await self.chain.call(self.c.query, PALLET, "Commits", [(task, round), who])
+
+    async def contributions(self, task: int, round: int) -> list[dict[str, Any]]:
+        """A round's contributions."""
+        return await self.chain.call(self.c.query, PALLET, "Contributions", [(task, round)]) or []
+
+    async def election(self, task: int, round: int) -> dict[str, Any] | None:
+        """A round's election record."""
+        return await self.chain.call(self.c.query, PALLET, "Elections", [(task, round)])
+
+    async def endpoint(self, who: str) -> str | None:
+        """Where a worker serves its models."""
+        v = await self.chain.call(self.c.query, PALLET, "WorkerEndpoints", [who])
+        if v is None:
+            return None
+        if isinstance(v, str) and v.startswith("0x"):
+            return bytes.fromhex(v[2:]).decode(errors="replace")
+        return str(v)
+
+    async def has_session_keys(self, who: str) -> bool:
+        """Whether the account has session keys (can be elected author)."""
+        return await self.chain.call(self.c.query, "Session", "NextKeys", [who]) is not None
+
+    async def events(self, block_hash: str) -> list[dict[str, Any]]:
+        """The pallet's events in a block."""
+        events = await self.chain.call(self.c.events, block_hash)
+        return [e for e in events if e.get("module_id") == PALLET]
+
+    # writes
+    async def register_worker(self, kp: Keypair) -> Receipt:
+        """``register_worker()``."""
+        return await self.chain.submit(kp, PALLET, "register_worker", {})
+
+    async def set_endpoint(self, kp: Keypair, url: str) -> Receipt:
+        """``set_endpoint(url)``."""
+        return await self.chain.submit(kp, PALLET, "set_endpoint", {"endpoint": "0x" + url.encode().hex()})
+
+    async def set_session_keys(self, kp: Keypair, keys: dict[str, str], proof: str) -> Receipt:
+        """``session.set_keys(keys, proof)``."""
+        return await self.chain.submit(kp, "Session", "set_keys", {"keys": keys, "proof": proof})
+
+    async def commit(self, kp: Keypair, task: int, round: int, digest: bytes) -> Receipt:
+        """``commit(task, round, digest)``."""
+        return await self.chain.submit(
+            kp, PALLET, "commit", {"task": task, "round": round, "digest": "0x" + digest.hex()}
+        )
+
+    async def reveal(
+        self, kp: Keypair, task: int, round: int, proof: bytes, instances: list[bytes]
+    ) -> Receipt:
+        """``reveal(task, round, proof, instances)``."""
+        return await self.chain.submit(
+            kp,
+            PALLET,
+            "reveal",
+            {
+                "task": task,
+                "round": round,
+                "proof": "0x" + proof.hex(),
+                "instances": ["0x" + i.hex() for i in instances],
+            },
+        )
+
+    async def publish_model(self, kp: Keypair, task: int, round: int, commitment: str, uri: str) -> Receipt:
+        """``publish_model(task, round, {commitment, uri})``."""
+        return await self.chain.submit(
+            kp,
+            PALLET,
+            "publish_model",
+            {"task": task, "round": round,
+             "model": {"commitment": commitment, "uri": "0x" + uri.encode().hex()}},
+        )
+
+    async def register_task(
+        self,
+        sudo: Keypair,
+        vka_words: bytes,
+        artifacts: dict[str, str],
+        layout: dict[str, int],
+        min_score: int,
+        initial_commitment: str,
+        initial_uri: str,
+        timing: dict[str, int],
+    ) -> int:
+        """Registers a task through sudo; returns its id."""
+        receipt = await self.chain.submit(
+            sudo,
+            PALLET,
+            "register_task",
+            {
+                "vka": "0x" + vka_words.hex(),
+                "artifacts": artifacts,
+                "layout": layout,
+                "min_score": min_score,
+                "initial_model": {
+                    "commitment": initial_commitment,
+                    "uri": "0x" + initial_uri.encode().hex(),
+                },
+                "timing": timing,
+            },
+            sudo=True,
+        )
+        [event] = receipt.events_of(PALLET, "TaskRegistered")
+        return int(event["task"])

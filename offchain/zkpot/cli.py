@@ -155,6 +155,67 @@ def _run_prove(args: argparse.Namespace) -> None:
           f"proved in {result.prove_seconds:.1f} s)")
 
 
+def _worker_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="the worker daemon")
+    wsub = p.add_subparsers(dest="worker_command", required=True)
+    r = wsub.add_parser("run", help="run a worker until Ctrl-C")
+    r.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    r.set_defaults(func=_run_worker)
+
+
+def _run_worker(args: argparse.Namespace) -> None:
+    from zkpot import config, keys
+
+    try:
+        cfg = config.load_config(args.config)
+    except config.ConfigError as e:
+        for problem in e.problems:
+            print(f"zkpot worker: {problem}", file=sys.stderr)
+        raise CliError("invalid configuration; nothing was started", code=2) from None
+    try:
+        key = keys.from_file(cfg.key.file) if cfg.key.file else keys.from_env(cfg.key.env or "")
+    except keys.KeyLoadError as e:
+        raise CliError(str(e), code=2) from None
+
+    from zkpot.worker import Worker, WorkerError
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Worker(cfg, key).run(stop)
+
+    try:
+        asyncio.run(serve())
+    except WorkerError as e:
+        raise CliError(str(e)) from e
+
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="ZKPoT end to end on the dev chain")
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--byzantine", default="flipped-labels",
+                   choices=["flipped-labels", "random-weights", "none"])
+    p.add_argument("--out", type=Path, default=Path("demo-out"), help="report and plots")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    from zkpot import demo
+
+    if args.workers < 2 or args.rounds < 1:
+        raise CliError("the demo needs --workers 2 or more and --rounds 1 or more", code=2)
+    try:
+        code = demo.main(demo.DemoConfig(workers=args.workers, rounds=args.rounds,
+                                         byzantine=args.byzantine, out=args.out))
+    except (DevnetError, RuntimeError, ValueError) as e:
+        raise CliError(str(e)) from e
+    if code:
+        raise CliError("interrupted", code=code)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(
@@ -166,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     _devnet_parser(sub)
     _task_parser(sub)
     _prove_parser(sub)
+    _worker_parser(sub)
+    _demo_parser(sub)
     return parser
 
 
@@ -173,10 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zkpot`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Readable lines in a terminal; key=value records for log collectors otherwise.
+    fmt = (
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if sys.stderr.isatty()
+        else 'ts=%(asctime)s level=%(levelname)s logger=%(name)s msg="%(message)s"'
+    )
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO, format=fmt, stream=sys.stderr
     )
     if not args.verbose:
         # ezkl logs every step at INFO; its warnings are what a user needs.

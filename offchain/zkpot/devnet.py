@@ -241,7 +241,7 @@ class DevChain:
             await asyncio.sleep(self.config.block_time)
             try:
                 await self.new_blocks(1)
-            except (aiohttp.ClientError, asyncio.TimeoutError, DevnetError) as e:
+            except (TimeoutError, aiohttp.ClientError, DevnetError) as e:
                 log.warning("block ticker: %s", e)
 
     async def stop(self) -> None:

@@ -211,6 +211,8 @@ def build_task(
                 dataset=spec.dataset,
                 num_samples=spec.num_samples,
                 num_classes=fixed.num_classes,
+                test_fraction=spec.test_fraction,
+                split_seed=spec.split_seed,
                 selection=(
                     f"first {spec.num_samples} samples of the test split "
                     f"(fraction {spec.test_fraction}, seed {spec.split_seed})"

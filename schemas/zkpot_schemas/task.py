@@ -100,7 +100,11 @@ class TestSetReference(_Strict):
     dataset: str = Field(pattern=r"^[a-z0-9-]+$")
     num_samples: int = Field(ge=1, le=4096)
     num_classes: int = Field(ge=2, le=1000)
-    #: How the samples were chosen from the data set (e.g. indices or a seed).
+    #: The test split: this fraction of the data set, drawn with this seed (stratified).
+    #: Workers train only on the rest, and the circuit's samples come from it.
+    test_fraction: float = Field(gt=0, lt=1)
+    split_seed: int
+    #: How the circuit's samples were chosen from the test split.
     selection: str
 
 

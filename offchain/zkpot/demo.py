@@ -1,0 +1,438 @@
+"""``zkpot demo``: ZKPoT end to end on the dev chain, in one command.
+
+Starts the dev chain, registers the embedded digits task (building it if needed), starts
+N worker daemons (separate processes, each with its own key, data share, HTTP server and
+state directory; one of them Byzantine), runs R rounds and reports each: contributions and
+scores, rejected proofs and why, the leader, the new block authors, the global model's
+accuracy. Writes plots and a JSON report, checks the elections with polkadot.js, shuts
+everything down.
+
+The dev chain is Chopsticks, which builds a block for every transaction and otherwise on
+demand. The demo is its clock: the round windows are long in blocks, and when every worker
+is done with a phase (their ``/health`` says so) it produces the blocks up to the phase's
+end at once. A round takes as long as its work, not a fixed wall time; the protocol itself
+only counts blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from substrateinterface import Keypair
+from zkpot_models import load_weights
+
+from zkpot import paths, prover, quantize
+from zkpot.chain import AsyncChain, Zkpot
+from zkpot.config import Behaviour
+from zkpot.devnet import DevChain, DevnetConfig
+from zkpot.registration import register_task
+from zkpot.task import TaskSpec, ensure_default_task, fixed_test_set
+
+log = logging.getLogger(__name__)
+
+UNIT = 10**12
+
+
+@dataclass
+class DemoConfig:
+    """Options of ``zkpot demo``."""
+
+    workers: int = 4
+    rounds: int = 3
+    byzantine: str = Behaviour.FLIPPED_LABELS.value
+    out: Path = Path("demo-out")
+    epochs: int = 20
+    #: Seconds between looks at the workers.
+    poll: float = 1.0
+    #: Longest wait for the workers in one phase before the clock moves on anyway.
+    phase_timeout: float = 900.0
+    #: Windows in blocks: longer than the transactions of a phase (each makes a block).
+    commit_blocks: int = 60
+    reveal_blocks: int = 60
+    aggregation_blocks: int = 30
+
+
+@dataclass
+class RoundReport:
+    """What happened in one round."""
+
+    round: int
+    seconds: float = 0.0
+    contributions: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    leader: str | None = None
+    authors: list[str] = field(default_factory=list)
+    outcome: str = ""
+    published: str | None = None
+    global_accuracy: float | None = None
+    global_quantized_accuracy: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WorkerProcess:
+    """A worker daemon started as ``zkpot worker run``."""
+
+    def __init__(self, name: str, uri: str, behaviour: str, index: int, total: int,
+                 chain_url: str, task_dir: Path, task_id: int, root: Path, epochs: int) -> None:
+        self.name = name
+        self.keypair = Keypair.create_from_uri(uri)
+        self.behaviour = behaviour
+        self.dir = root / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        key_file = self.dir / "key"
+        key_file.write_text(uri)
+        key_file.chmod(0o600)
+        (self.dir / "worker.toml").write_text(
+            "\n".join([
+                f'chain_url = "{chain_url}"',
+                f"task_id = {task_id}",
+                f'task_dir = "{task_dir}"',
+                f'state_dir = "{self.dir / "state"}"',
+                f"listen_port = {self.port}",
+                f'behaviour = "{behaviour}"',
+                "[key]",
+                f'file = "{key_file}"',
+                "[data]",
+                f"client = {index}",
+                f"clients = {total}",
+                "seed = 7",
+                "[training]",
+                f"epochs = {epochs}",
+                f"seed = {index}",
+            ]) + "\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of its HTTP server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Starts the daemon; its log goes to ``worker.log``."""
+        log_file = (self.dir / "worker.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "zkpot.cli", "worker", "run", "--config", str(self.dir / "worker.toml")],
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def stop(self) -> None:
+        """Stops the daemon (SIGTERM, then SIGKILL)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    async def health(self, http: aiohttp.ClientSession) -> dict[str, Any]:
+        """Its ``/health`` document ({} while unreachable)."""
+        try:
+            async with http.get(self.url + "/health", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                return await r.json()
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            return {}
+
+
+def _print_round(r: RoundReport, names: dict[str, str]) -> None:
+    def who(a: str | None) -> str:
+        return names.get(a or "", (a or "-")[:10])
+
+    print(f"\n=== round {r.round} ({r.seconds:.0f} s) ===")
+    print(f"{'worker':<10} {'score':>5}  commitment")
+    for c in sorted(r.contributions, key=lambda c: -c["score"]):
+        print(f"{who(c['who']):<10} {c['score']:>5}  {c['commitment'][:18]}…")
+    for rej in r.rejected:
+        print(f"{who(rej['who']):<10} {'-':>5}  REJECTED: {rej['reason']}")
+    print(f"leader: {who(r.leader)}   outcome: {r.outcome}")
+    print(f"next block authors: {', '.join(who(a) for a in r.authors) or '(unchanged)'}")
+    if r.global_accuracy is not None:
+        print(f"global model: {r.published}  accuracy {100 * r.global_accuracy:.1f}% "
+              f"(quantized {100 * (r.global_quantized_accuracy or 0):.1f}%)")
+    else:
+        print("global model: not published")
+    print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()))
+
+
+async def _produce_until(chain: DevChain, zk: Zkpot, target: int) -> None:
+    number = await zk.best_number()
+    if target > number:
+        await chain.new_blocks(target - number)
+
+
+async def run_demo(cfg: DemoConfig) -> dict[str, Any]:
+    """Runs the demo; returns the report (also written to ``cfg.out/report.json``)."""
+    if cfg.workers < 2:
+        raise ValueError("the demo needs at least 2 workers")
+    if cfg.byzantine not in {b.value for b in Behaviour} | {"none"}:
+        raise ValueError(f"unknown Byzantine kind {cfg.byzantine!r}")
+    out = cfg.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    print("preparing the digits task (built once, then cached)", flush=True)
+    task = await asyncio.to_thread(ensure_default_task)
+    await prover.ensure_proving_key(task)
+    _, whole_test = fixed_test_set(TaskSpec())
+
+    chain = DevChain(DevnetConfig(port=_free_port(), block_time=0, log_path=out / "chopsticks.log"))
+    workers: list[WorkerProcess] = []
+    rounds: list[RoundReport] = []
+    async with chain, aiohttp.ClientSession() as http:
+        print(f"dev chain: {chain.url}", flush=True)
+        ac = AsyncChain(chain.url)
+        zk = Zkpot(ac)
+        alice = Keypair.create_from_uri("//Alice")
+        task_id = await register_task(
+            zk, alice, task, commit_blocks=cfg.commit_blocks, reveal_blocks=cfg.reveal_blocks,
+            aggregation_blocks=cfg.aggregation_blocks,
+        )
+        byzantine_index = cfg.workers - 1 if cfg.byzantine != "none" else -1
+        for i in range(cfg.workers):
+            behaviour = cfg.byzantine if i == byzantine_index else Behaviour.HONEST.value
+            w = WorkerProcess(
+                f"worker{i + 1}" + ("-byz" if i == byzantine_index else ""),
+                f"//zkpot-demo-worker-{i + 1}", behaviour, i, cfg.workers, chain.url, task.dir,
+                task_id, out / "workers", cfg.epochs,
+            )
+            await ac.submit(alice, "Balances", "transfer_keep_alive",
+                            {"dest": w.keypair.ss58_address, "value": 1000 * UNIT})
+            workers.append(w)
+        names = {w.keypair.ss58_address: w.name for w in workers}
+        names[alice.ss58_address] = "alice"
+        for w in workers:
+            w.start()
+        try:
+            rounds = await _drive(cfg, chain, zk, http, task, task_id, workers, names, whole_test)
+        finally:
+            for w in workers:
+                w.stop()
+        validators = await ac.call(ac.client.query, "Session", "Validators")
+        seen_by_polkadot_js = _read_with_polkadot_js(chain.url)
+        await ac.close()
+
+    report = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        "task": {"dir": str(task.dir), "vka_sha256": task.manifest.vka.sha256,
+                 "min_score": task.manifest.min_score, "srs": task.manifest.srs.kind.value},
+        "workers": [{"name": w.name, "address": w.keypair.ss58_address, "behaviour": w.behaviour}
+                    for w in workers],
+        "rounds": [asdict(r) for r in rounds],
+        "final_validators": validators,
+        "polkadot_js": {"elections": seen_by_polkadot_js["zkpot"]["storage"].get("elections"),
+                        "validators": seen_by_polkadot_js["session"]["validators"]},
+        "seconds": time.monotonic() - started,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    _plots(report, out)
+    _check_against_polkadot_js(report)
+    print(f"\nreport: {out / 'report.json'}; plots: {out}/*.png", flush=True)
+    return report
+
+
+async def _drive(cfg: DemoConfig, chain: DevChain, zk: Zkpot, http: aiohttp.ClientSession,
+                 task: Any, task_id: int, workers: list[WorkerProcess], names: dict[str, str],
+                 whole_test: Any) -> list[RoundReport]:
+    """The demo's clock: moves the chain on as the workers finish each phase."""
+    reports: list[RoundReport] = []
+    current: RoundReport | None = None
+    phase_started = current_start = time.monotonic()
+    last_phase: tuple[int, str] | None = None
+    while True:
+        rnd = await zk.round(task_id)
+        if rnd is None:
+            raise RuntimeError("the task has no round")
+        if (rnd.index, rnd.phase) != last_phase:
+            now = time.monotonic()
+            if current is not None and last_phase is not None and last_phase[0] == current.round:
+                current.timings[last_phase[1].lower()] = now - phase_started
+            last_phase, phase_started = (rnd.index, rnd.phase), now
+            if rnd.phase == "Commit":
+                if current is not None:
+                    await _close_report(current, zk, task, task_id, whole_test, names)
+                    reports.append(current)
+                    if len(reports) >= cfg.rounds:
+                        return reports
+                current = RoundReport(round=rnd.index)
+                current_start = now
+                print(f"round {rnd.index}: training and proving…", flush=True)
+        if current is not None:
+            current.seconds = time.monotonic() - current_start
+        healths = [await w.health(http) for w in workers]
+        in_round = [h for h in healths if h.get("round") == rnd.index]
+        steps = [h.get("step") for h in in_round]
+        waited = time.monotonic() - phase_started
+        timeout = waited > cfg.phase_timeout
+        if rnd.phase == "Commit":
+            done = len(in_round) == len(workers) and all(
+                s in ("committed", "skipped", "revealed") for s in steps)
+            if done or timeout:
+                await _produce_until(chain, zk, rnd.commit_end)
+                continue
+        elif rnd.phase == "Reveal":
+            pending = [s for s in steps if s in ("committed", "revealing")]
+            if not pending or timeout:
+                await _produce_until(chain, zk, rnd.reveal_end)
+                continue
+        elif rnd.phase == "Aggregation":
+            if timeout and rnd.deadline is not None:
+                await _produce_until(chain, zk, rnd.deadline)
+                continue
+        else:  # Closed: the next round opens in the next block
+            await chain.new_blocks(1)
+            continue
+        await asyncio.sleep(cfg.poll)
+
+
+async def _close_report(r: RoundReport, zk: Zkpot, task: Any, task_id: int, whole_test: Any,
+                        names: dict[str, str]) -> None:
+    """Fills a round's report from the chain once it has closed."""
+    r.contributions = [
+        {"who": str(c["who"]), "score": int(c["score"]), "commitment": str(c["commitment"])}
+        for c in await zk.contributions(task_id, r.round)
+    ]
+    record = await zk.election(task_id, r.round)
+    if record is not None:
+        r.leader = str(record["ranking"][0][0]) if record["ranking"] else None
+        r.authors = [str(a) for a in record["authors"]]
+        outcome = record["outcome"]
+        r.outcome = outcome if isinstance(outcome, str) else json.dumps(outcome)
+        if record.get("published"):
+            pub = record["published"]
+            uri = pub["model"]["uri"]
+            uri = bytes.fromhex(uri[2:]).decode() if isinstance(uri, str) and uri.startswith("0x") else str(uri)
+            r.published = uri
+    else:
+        r.outcome = "AuthorSetKept(NoValidContribution)"
+    r.rejected = await _rejections(zk, task_id, r.round)
+    if r.published:
+        try:
+            r.global_accuracy, r.global_quantized_accuracy = await _global_accuracy(
+                r.published, task, whole_test)
+        except (OSError, aiohttp.ClientError, ValueError) as e:
+            log.warning("could not evaluate the global model: %s", e)
+    _print_round(r, names)
+
+
+async def _rejections(zk: Zkpot, task_id: int, round: int) -> list[dict[str, Any]]:
+    best = await zk.best_number()
+    out = []
+    for n in range(max(1, best - 60), best + 1):
+        block_hash = await zk.chain.call(zk.c.block_hash, n)
+        for e in await zk.events(block_hash):
+            if e["event_id"] == "ProofRejected":
+                a = e["attributes"]
+                if int(a["task"]) == task_id and int(a["round"]) == round:
+                    out.append({"who": str(a["who"]), "reason": json.dumps(a["reason"])})
+    return out
+
+
+async def _global_accuracy(uri: str, task: Any, whole_test: Any) -> tuple[float, float]:
+    async with aiohttp.ClientSession() as http, http.get(uri) as resp:
+        resp.raise_for_status()
+        data = await resp.read()
+    path = paths.cache_dir() / "demo-global.pt"
+    path.write_bytes(data)
+    model = load_weights(task.manifest.architecture, path)
+    report = await asyncio.to_thread(quantize.accuracy_report, task, model, whole_test)
+    return report.float_accuracy, report.quantized_accuracy
+
+
+def _read_with_polkadot_js(url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [str(paths.node_binary()), "read-chain.mjs", url, "--blocks", "0"],
+        cwd=paths.devnet_dir(), capture_output=True, text=True, timeout=180,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"polkadot.js could not read the chain: {out.stderr.strip()[-300:]}")
+    return json.loads(out.stdout)
+
+
+def _check_against_polkadot_js(report: dict[str, Any]) -> None:
+    """The elections polkadot.js decoded must be the ones the demo saw."""
+    seen = {}
+    for entry in report["polkadot_js"]["elections"] or []:
+        (_task, rnd) = entry["key"][0]
+        seen[int(rnd)] = [str(a) for a in entry["value"]["authors"]]
+    for r in report["rounds"]:
+        if r["authors"] and seen.get(r["round"]) != r["authors"]:
+            raise RuntimeError(f"round {r['round']}: polkadot.js saw authors {seen.get(r['round'])}")
+    if sorted(report["polkadot_js"]["validators"]) != sorted(report["final_validators"]):
+        raise RuntimeError("polkadot.js and substrate-interface disagree on the validators")
+
+
+def _plots(report: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = {w["address"]: w["name"] for w in report["workers"]}
+    rounds = [r["round"] for r in report["rounds"]]
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(rounds, [100 * (r["global_accuracy"] or 0) for r in report["rounds"]], "o-", label="float")
+    ax.plot(rounds, [100 * (r["global_quantized_accuracy"] or 0) for r in report["rounds"]], "s--",
+            label="quantized")
+    ax.set(xlabel="round", ylabel="accuracy on the test split (%)", title="Global model")
+    ax.set_xticks(rounds)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "global_accuracy.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for addr, name in names.items():
+        scores = []
+        for r in report["rounds"]:
+            s = next((c["score"] for c in r["contributions"] if c["who"] == addr), None)
+            scores.append(float("nan") if s is None else s)
+        ax.plot(rounds, scores, "o-", label=name)
+    ax.axhline(report["task"]["min_score"], color="gray", ls=":", label="minimum")
+    ax.set(xlabel="round", ylabel="proven score (of 32)", title="Scores per worker")
+    ax.set_xticks(rounds)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "scores.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    workers = list(names)
+    grid = [[1 if addr in r["authors"] else 0 for r in report["rounds"]] for addr in workers]
+    ax.imshow(grid, cmap="Greens", aspect="auto", vmin=0, vmax=1)
+    ax.set_yticks(range(len(workers)), [names[a] for a in workers])
+    ax.set_xticks(range(len(rounds)), [f"after round {r}" for r in rounds])
+    ax.set_title("Block authors elected for the next session")
+    fig.tight_layout()
+    fig.savefig(out / "authors.png", dpi=120)
+    plt.close(fig)
+
+
+def main(cfg: DemoConfig) -> int:
+    """Runs the demo; 0 on success."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(cfg))
+        return 0
+    return 130
