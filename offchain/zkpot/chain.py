@@ -519,7 +519,8 @@ class Zkpot:
                 "task": task,
                 "round": round,
                 "proof": "0x" + proof.hex(),
-                "instances": ["0x" + i.hex() for i in instances],
+                # substrate-interface sees BoundedVec<[u8; 32]> as a one-field composite.
+                "instances": [["0x" + i.hex() for i in instances]],
             },
         )
 

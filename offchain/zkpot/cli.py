@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zkpot import __version__, paths
+from zkpot.config import Behaviour
 from zkpot.devnet import DevChain, DevnetConfig, DevnetError
 
 log = logging.getLogger("zkpot")
@@ -197,7 +198,7 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--byzantine", default="flipped-labels",
-                   choices=["flipped-labels", "random-weights", "none"])
+                   choices=[*(b.value for b in Behaviour if b is not Behaviour.HONEST), "none"])
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="report and plots")
     p.set_defaults(func=_run_demo)
 

@@ -34,6 +34,13 @@ class Behaviour(enum.StrEnum):
     RANDOM_WEIGHTS = "random-weights"
     #: Trains on labels shifted by one class.
     FLIPPED_LABELS = "flipped-labels"
+    #: Trains and proves honestly, then serves the leader other weights than it proved.
+    SWAPPED_MODEL = "swapped-model"
+
+    @property
+    def inflates_score(self) -> bool:
+        """Whether it claims a higher score than its proof shows (a chain-side test)."""
+        return self in (Behaviour.RANDOM_WEIGHTS, Behaviour.FLIPPED_LABELS)
 
 
 class _Section(BaseModel):

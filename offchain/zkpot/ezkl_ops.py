@@ -147,6 +147,19 @@ async def create_vka(vk: Path, settings: Path, vka: Path, srs: Path) -> None:
         raise EzklError(f"ezkl create_evm_vka: {e}") from e
 
 
+def proof_file_bytes(path: Path) -> bytes:
+    """The raw proof bytes of an ezkl ``proof.json`` (its ``hex_proof``; ``proof`` itself is
+    a list of byte values in ezkl 23)."""
+    data = json.loads(Path(path).read_text())
+    hex_proof = data.get("hex_proof")
+    if isinstance(hex_proof, str):
+        return bytes.fromhex(hex_proof.removeprefix("0x"))
+    proof = data.get("proof")
+    if isinstance(proof, list) and all(isinstance(b, int) and 0 <= b < 256 for b in proof):
+        return bytes(proof)
+    raise ValueError(f"{path}: not an ezkl proof file (no hex_proof or proof bytes)")
+
+
 def felt_le_hex_to_int(value: str) -> int:
     """An ezkl field element (little-endian hex, as in proof.json and witnesses) as an int."""
     raw = bytes.fromhex(value.removeprefix("0x"))

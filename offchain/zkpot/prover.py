@@ -200,23 +200,25 @@ async def prove_async(
     progress: bool = False,
     expected_seconds: float = 40.0,
     timeout: float = 3600,
-    check_min_score: bool = True,
+    min_score: int | None = -1,
 ) -> ProofResult:
     """Proves that the model in ``weights`` reaches its score on the task; writes
     ``out_dir/proof.json``. Refuses, before proving, weights of the wrong shape and scores
-    below the task's minimum (unless ``check_min_score`` is off: a proof of a low score is
-    still a valid proof, which tests and the demo's Byzantine workers need). With
-    ``progress``, a bar shows the proving time."""
+    below ``min_score`` (-1: the bundle's minimum; the chain's registered minimum may
+    differ; ``None``: no check, since a proof of a low score is still a valid proof, which
+    tests and the demo's Byzantine workers need). With ``progress``, a bar shows the
+    proving time."""
     task = _load_task(task_dir)
     check_weights(task, weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".prove-", dir=out_dir))
     try:
         w = await witness_async(task, weights, work)
-        if check_min_score and w.score < task.manifest.min_score:
+        minimum = task.manifest.min_score if min_score == -1 else min_score
+        if minimum is not None and w.score < minimum:
             raise BelowThreshold(
                 f"score {w.score}/{task.manifest.test_set.num_samples} is below the task's "
-                f"minimum {task.manifest.min_score}: no proof made"
+                f"minimum {minimum}: no proof made"
             )
         pk = await ensure_proving_key(task)
         srs_file = srs.resolve(task.manifest.srs)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import shutil
 import sys
@@ -37,7 +36,7 @@ from zkpot_models import (
     train_test_split,
 )
 
-from zkpot import aggregation, prover
+from zkpot import aggregation, ezkl_ops, prover
 from zkpot.chain import AsyncChain, ChainError, ExtrinsicFailed, Round, Zkpot
 from zkpot.config import Behaviour, WorkerConfig
 from zkpot.keys import LoadedKey, session_keys_proof
@@ -68,6 +67,7 @@ class Worker:
         key: LoadedKey,
         *,
         poll_interval: float = 0.5,
+        retry_delay: float = 5.0,
         progress: bool | None = None,
     ) -> None:
         self.cfg = config
@@ -81,6 +81,7 @@ class Worker:
         self.metrics = WorkerMetrics()
         self.server = ModelServer(self.metrics, self._health, self._aggregators_of)
         self.poll_interval = poll_interval
+        self.retry_delay = retry_delay
         self.progress = sys.stderr.isatty() if progress is None else progress
         self._job: asyncio.Task[None] | None = None
         self._job_round: int | None = None
@@ -130,7 +131,7 @@ class Worker:
     def _restore_served_models(self) -> None:
         for st in self.store.rounds(self.task_id):
             if st.step is Step.REVEALED and st.accepted and st.weights:
-                self.server.serve_contribution(st.task, st.round, Path(st.weights), st.samples)
+                self.server.serve_contribution(st.task, st.round, self._served(st), st.samples)
         for path in self.store.root.joinpath("models").glob(f"global-task{self.task_id}-round*.pt"):
             rnd = int(path.stem.rsplit("round", 1)[1])
             self.server.serve_global(self.task_id, rnd, path)
@@ -155,6 +156,14 @@ class Worker:
                     self.metrics.errors.labels("chain").inc()
                     self._status = f"chain unreachable: {e}"
                     log.warning("chain: %s", e)
+                except (OSError, ValueError, KeyError, RuntimeError) as e:
+                    # A step failed on local trouble (disk, a damaged file, a bug): the
+                    # round's state is on disk, so the step is simply tried again later.
+                    self.metrics.errors.labels("internal").inc()
+                    self._status = f"step failed: {type(e).__name__}: {e}"
+                    log.exception("round step failed; trying again in %.0f s", self.retry_delay)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.retry_delay)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_interval)
         finally:
@@ -263,7 +272,7 @@ class Worker:
             try:
                 result = await prover.prove_async(
                     self.task.dir, weights, out, progress=self.progress,
-                    check_min_score=self.cfg.behaviour is Behaviour.HONEST,
+                    min_score=None if self.cfg.behaviour.inflates_score else await self._min_score(),
                 )
             except prover.BelowThreshold as e:
                 st.step, st.note = Step.SKIPPED, str(e)
@@ -274,8 +283,8 @@ class Worker:
             self.metrics.proofs.inc()
             self.metrics.prove_seconds.observe(result.prove_seconds)
             instances = result.instances_be32()
-            if self.cfg.behaviour is not Behaviour.HONEST:
-                instances = self._claim_more_than_proved(instances)
+            if self.cfg.behaviour.inflates_score:
+                instances = await self._claim_more_than_proved(instances)
             st.proof = result.proof_path
             st.commitment = result.commitment_hex
             st.score = result.score
@@ -294,12 +303,19 @@ class Worker:
             self._status = f"round {rnd.index}: {e}"
             raise
 
-    def _claim_more_than_proved(self, instances: list[bytes]) -> list[bytes]:
+    async def _min_score(self) -> int:
+        """The minimum score the chain accepts for the task (the registered one rules)."""
+        info = await self.zk.task(self.task_id)
+        if info is None:
+            raise WorkerError(f"task {self.task_id} disappeared from the chain")
+        return int(info["min_score"])
+
+    async def _claim_more_than_proved(self, instances: list[bytes]) -> list[bytes]:
         """A Byzantine worker's lie: the proof stays, the claimed score goes up to the
         task's minimum. The chain's verifier must reject it."""
         layout = self.task.manifest.instances
         score = int.from_bytes(instances[layout.score_index], "big")
-        claimed = max(score + 1, self.task.manifest.min_score)
+        claimed = max(score + 1, await self._min_score())
         forged = list(instances)
         forged[layout.score_index] = claimed.to_bytes(32, "big")
         return forged
@@ -390,7 +406,7 @@ class Worker:
             st.step = Step.REVEALING
             self.store.save(st)
             proof_path = Path(st.proof or "")
-            proof = bytes.fromhex(json.loads(proof_path.read_text())["proof"].removeprefix("0x"))
+            proof = ezkl_ops.proof_file_bytes(proof_path)
             raw = proof_path.with_suffix(".instances").read_bytes()
             instances = [raw[i:i + 32] for i in range(0, len(raw), 32)]
             try:
@@ -411,7 +427,20 @@ class Worker:
         self.metrics.rounds.labels("accepted" if accepted else "rejected").inc()
         log.info("round %d: revealed, %s", rnd.index, "accepted" if accepted else f"not accepted ({st.note})")
         if accepted and st.weights:
-            self.server.serve_contribution(self.task_id, rnd.index, Path(st.weights), st.samples)
+            self.server.serve_contribution(self.task_id, rnd.index, self._served(st), st.samples)
+
+    def _served(self, st: RoundState) -> Path:
+        """The weights served to the leader: those proved, except for a swapped-model worker,
+        which serves the same weights slightly changed (a commitment the leader must catch)."""
+        proved = Path(st.weights or "")
+        if self.cfg.behaviour is not Behaviour.SWAPPED_MODEL:
+            return proved
+        swapped = proved.with_name(proved.stem + "-swapped.pt")
+        if not swapped.exists():
+            state = torch.load(proved, map_location="cpu", weights_only=True)
+            state = {k: v + 0.01 for k, v in state.items()}
+            atomic_write(swapped, _state_bytes_from(state))
+        return swapped
 
     # -- aggregation phase ----------------------------------------------------------------
 
