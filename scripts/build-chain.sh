@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/rust-env.sh
 
 echo "==> building the runtime (native and wasm), zkpot-chain-spec and zkpot-verify" >&2
-(cd runtime-pallet && $ZKPOT_CARGO build --locked -p zkpot-chain-spec)
+(cd runtime-pallet && $ZKPOT_CARGO build --locked -p zkpot-chain-spec -p zkpot-verifier --bins)
 
 out="$ZKPOT_CACHE/chain-spec"
 mkdir -p "$out"
