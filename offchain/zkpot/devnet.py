@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -99,6 +100,20 @@ def validate(config: DevnetConfig) -> None:
     _check_port_free(config.host, config.port)
 
 
+def newest_block_hash(db: Path) -> str:
+    """The hash of the newest block Chopsticks stored in ``db`` (its SQLite file)."""
+    if not db.is_file():
+        raise DevnetError(f"nothing to resume: {db} does not exist")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT hash FROM block ORDER BY number DESC LIMIT 1").fetchone()
+    except sqlite3.Error as e:
+        raise DevnetError(f"cannot read the chain database {db}: {e}") from e
+    if row is None:
+        raise DevnetError(f"nothing to resume: {db} holds no blocks")
+    return str(row[0])
+
+
 def _check_port_free(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -106,6 +121,9 @@ def _check_port_free(host: str, port: int) -> None:
         raise DevnetError(f"cannot resolve host {host!r}: {e.strerror}") from e
     family, _, _, _, addr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        # As Node does when it listens: connections in TIME_WAIT from a previous run on
+        # this port do not make it busy, a listener does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(addr)
         except PermissionError as e:
@@ -160,7 +178,9 @@ class DevChain:
         if c.db is not None:
             cmd += ["--db", str(c.db.resolve())]
             if c.resume:
-                cmd += ["--resume", "true"]
+                # Chopsticks' CLI hands "true" over as a string, which its schema refuses:
+                # name the newest block instead.
+                cmd += ["--resume", newest_block_hash(c.db)]
         return cmd
 
     async def start(self) -> None:
