@@ -73,6 +73,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _Substrate(SubstrateInterface):
+    """substrate-interface that signs against the genesis hash the runtime checks.
+
+    Transactions are signed over the genesis hash, which the runtime compares with
+    ``System::BlockHash(0)``. A node always reports the same one, except Chopsticks after
+    ``--resume``, whose ``chain_getBlockHash(0)`` then answers with block 1's hash: every
+    signed transaction would fail as ``BadProof``. Where the two differ on a chain past
+    its first blocks, the runtime's value is the one that works."""
+
+    _runtime_genesis: str | None = None
+
+    def check_genesis(self) -> None:
+        """Compares the node's genesis hash with the runtime's, once per connection."""
+        reported = super().get_block_hash(0)
+        head = self.get_block_number(self.get_chain_head())
+        stored = self.query("System", "BlockHash", [0]).value
+        if head >= 2 and stored and stored != reported:
+            log.warning("the node reports genesis %s but the runtime checks %s; signing with "
+                        "the runtime's", reported, stored)
+            self._runtime_genesis = stored
+
+    def get_block_hash(self, block_id: int | None = None) -> str:
+        if block_id == 0 and self._runtime_genesis is not None:
+            return self._runtime_genesis
+        return super().get_block_hash(block_id)
+
+
 class ChainClient:
     """A blocking client for one node. Thread-safe: one call at a time per client."""
 
@@ -91,10 +118,11 @@ class ChainClient:
         with self._lock:
             if self._substrate is None:
                 try:
-                    self._substrate = SubstrateInterface(
+                    self._substrate = _Substrate(
                         url=self.url, ss58_format=self._ss58, ws_options={"timeout": self.timeout}
                     )
                     self._substrate.init_runtime()
+                    self._substrate.check_genesis()
                 except (OSError, ConnectionError, SubstrateRequestException) as e:
                     self._substrate = None
                     raise ChainError(f"cannot connect to {self.url}: {e}") from e
