@@ -77,6 +77,16 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     genesis_authors = c.query("Session", "Validators")
     assert genesis_authors == [alice.ss58_address]
 
+    workers = {name: Keypair.create_from_uri(f"//zkpot-chain-round-{name}")
+               for name in ("w0", "w1", "w3", "cheat")}
+    for kp in workers.values():
+        _submit(c, alice, "Balances", "transfer_keep_alive",
+                {"dest": kp.ss58_address, "value": 1000 * UNIT})
+    for kp in workers.values():
+        _submit(c, kp, "Zkpot", "register_worker", {})
+        keys, pop = session_keys_proof(kp)
+        _submit(c, kp, "Session", "set_keys", {"keys": keys, "proof": pop})
+
     receipt = _submit(c, alice, "Zkpot", "register_task", {
         "vka": "0x" + (FIXTURES / "vka.bin").read_bytes().hex(),
         "artifacts": {"onnx": "0x" + "11" * 32, "settings": "0x" + "22" * 32,
@@ -90,16 +100,6 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     [registered] = receipt.events_of("Zkpot", "TaskRegistered")
     task = int(registered["task"])
 
-    workers = {name: Keypair.create_from_uri(f"//zkpot-chain-round-{name}")
-               for name in ("w0", "w1", "w3", "cheat")}
-    for kp in workers.values():
-        _submit(c, alice, "Balances", "transfer_keep_alive",
-                {"dest": kp.ss58_address, "value": 1000 * UNIT})
-    for kp in workers.values():
-        _submit(c, kp, "Zkpot", "register_worker", {})
-        keys, pop = session_keys_proof(kp)
-        _submit(c, kp, "Session", "set_keys", {"keys": keys, "proof": pop})
-
     rnd = _round(c, task)
     if rnd is None or rnd["phase"] != "Commit":
         _new_blocks(c, 1)
@@ -108,9 +108,9 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     index = int(rnd["index"])
 
     proofs = {"w0": _proof("w0"), "w1": _proof("w1"), "w3": _proof("w3")}
-    honest_proof, honest_instances = _proof("w3")
+    honest_proof, honest_instances = _proof("w2")
     raised = bytearray(honest_instances[1])
-    raised[-1] += 1  # score 28 claimed as 29: the proof no longer matches
+    raised[-1] += 1  # score 29 claimed as 30: the proof no longer matches
     proofs["cheat"] = (honest_proof, [honest_instances[0], bytes(raised)])
 
     for name, kp in workers.items():
