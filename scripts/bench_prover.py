@@ -75,8 +75,10 @@ async def bench(arch: str, root: Path) -> dict[str, Any]:
     ok = ezkl_ops.verify(proof_path, task.path("settings_file"), task.path("vk"),
                          srs.resolve(task.manifest.srs))
     ezkl_verify_ms = (time.perf_counter() - t0) * 1000
-    native = subprocess.run([str(paths.rust_binary("zkpot-verify")), "--vka", str(task.path("vka")),
-                             "--proof", str(proof_path)], capture_output=True, text=True)
+    binary = paths.rust_binary("zkpot-verify")
+    native = (subprocess.run([str(binary), "--vka", str(task.path("vka")), "--proof", str(proof_path)],
+                             capture_output=True, text=True).stdout.strip()
+              if binary.is_file() else f"not built ({binary})")
     return {
         "architecture": arch,
         "logrows": task.manifest.settings.logrows,
@@ -97,7 +99,7 @@ async def bench(arch: str, root: Path) -> dict[str, Any]:
         "quantized_accuracy": round(acc.quantized_accuracy, 4),
         "ezkl_verify": ok,
         "ezkl_verify_ms": round(ezkl_verify_ms, 1),
-        "zkpot_verify": native.stdout.strip() or native.stderr.strip(),
+        "zkpot_verify": native,
     }
 
 
