@@ -9,6 +9,8 @@ source scripts/rust-env.sh
 
 echo "==> cargo test" >&2
 (cd runtime-pallet && $ZKPOT_CARGO test --locked --workspace)
+echo "==> pallet benchmarks (each runs once in the mock runtime)" >&2
+(cd runtime-pallet && $ZKPOT_CARGO test --locked -p pallet-zkpot --features runtime-benchmarks)
 
 echo "==> ruff" >&2
 .venv/bin/ruff check offchain models schemas tests

@@ -969,8 +969,12 @@ pub mod pallet {
 					round: round.index,
 					reason: KeptReason::NoValidContribution,
 				});
+				// Closing releases every commit of the round: charged like the close that
+				// follows a missed aggregation, which is the same work and more.
+				let commits = CommitCount::<T>::get(key);
 				Self::close_round(task, round, now, false);
-				return T::WeightInfo::elect(0);
+				return T::WeightInfo::elect(0)
+					.saturating_add(T::WeightInfo::aggregator_missed(commits));
 			};
 
 			let mut authors: BoundedVec<T::AccountId, T::MaxAuthors> = BoundedVec::new();
