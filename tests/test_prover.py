@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import ezkl
 import numpy as np
 import pytest
 import torch
-from zkpot import circuit, prover, quantize, srs
+from zkpot import aggregation, circuit, commitment, prover, quantize, srs
 from zkpot.task import (
     TaskError,
     TaskSpec,
@@ -70,17 +72,55 @@ def test_score_in_proof_equals_quantized_model_score(task, honest_weights, hones
     assert quantize.quantized_score(task, model, task.test_set()) == honest_proof.score
 
 
-def test_commitment_is_the_poseidon_hash_of_the_parameters(task, honest_weights, honest_proof):
-    commitment, score = asyncio.run(prover.model_commitment(task, honest_weights))
-    assert commitment == honest_proof.commitment and score == honest_proof.score
+def test_zkpot_commitment_prints_the_proofs_first_point(task, honest_weights, honest_proof):
+    out = subprocess.run(
+        [sys.executable, "-m", "zkpot.cli", "commitment", "--task", str(task.dir),
+         "--weights", str(honest_weights)],
+        capture_output=True, text=True, check=True,
+    )
+    printed = out.stdout.strip()
+    # The chain reads the commitment from the proof bytes, at the layout's offset.
+    offset = task.manifest.instances.commitment_offset
+    assert printed == "0x" + honest_proof.proof_bytes[offset:offset + 64].hex()
+    assert printed == honest_proof.commitment_hex
     # Other weights, other commitment.
     other = build_model("digits-mlp")
     other.load_state_dict(torch.load(honest_weights, weights_only=True))
     with torch.no_grad():
         other.l2.bias[0] += 0.5
-    path = Path(honest_proof.proof_path).parent / "other.pt"
-    torch.save(other.state_dict(), path)
-    assert asyncio.run(prover.model_commitment(task, path))[0] != commitment
+    assert commitment.to_hex(commitment.model_commitment(task, other.state_dict())) != printed
+
+
+def test_commitments_add_up_on_real_models(task, honest_weights):
+    """C(a) + C(b) = C(a + b) + C(0), and the weighted aggregate the chain computes is the
+    commitment of the weighted sum of the quantized parameters."""
+    scale = task.manifest.settings.param_scale
+    a = commitment.quantize_state(torch.load(honest_weights, weights_only=True), scale)
+    b = commitment.quantize_state(_trained(seed=3).state_dict(), scale)
+    c_a, c_b = commitment.commit_values(task, a), commitment.commit_values(task, b)
+    c_ab = commitment.commit_values(task, [x + y for x, y in zip(a, b, strict=True)])
+    c_0 = commitment.commit_values(task, [0] * len(a))
+    assert c_0 == commitment.from_hex(task.manifest.zero_commitment)
+    lhs = commitment.add(commitment.decode(c_a), commitment.decode(c_b))
+    rhs = commitment.add(commitment.decode(c_ab), commitment.decode(c_0))
+    assert lhs == rhs
+    assert c_ab != commitment.encode(lhs)  # affine, not linear: C(0) is not the identity
+    s = aggregation.weighted_sum([a, b], [3, 5])
+    assert commitment.commit_values(task, s.values) == commitment.aggregate([c_a, c_b], [3, 5], c_0)
+
+
+def test_global_model_is_the_weighted_average_of_the_quantized_models(task, honest_weights):
+    scale = task.manifest.settings.param_scale
+    state = torch.load(honest_weights, weights_only=True)
+    a = commitment.quantize_state(state, scale)
+    gm = aggregation.weighted_sum([a, [-x for x in a]], [3, 1])
+    template = build_model("digits-mlp").state_dict()
+    avg = gm.to_state(template, scale)
+    for k, v in avg.items():
+        q = torch.tensor(commitment.quantize_state({k: state[k]}, scale), dtype=torch.float64)
+        assert torch.allclose(v.to(torch.float64).reshape(-1), q * 2 / (4 * 2**scale), atol=1e-6)
+    decoded = aggregation.GlobalModel.decode(gm.encode(), task.manifest.num_params)
+    assert decoded == gm
 
 
 def test_quantization_keeps_accuracy_on_the_whole_test_split(task, honest_weights):
@@ -187,3 +227,35 @@ def test_exported_json_schema_is_current():
         assert committed == json.loads(json.dumps(model.model_json_schema(), sort_keys=True)), (
             f"{path} is stale: run python -m zkpot_schemas"
         )
+
+
+def test_task_check_refuses_a_zero_commitment_that_is_not_the_circuits(task, tmp_path):
+    from zkpot.task import MANIFEST, audit_commitments
+
+    audit_commitments(task)
+    forged = tmp_path / "task"
+    shutil.copytree(task.dir, forged)
+    manifest = json.loads((forged / MANIFEST).read_text())
+    manifest["zero_commitment"] = manifest["initial_commitment"]
+    (forged / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(TaskError, match="zero_commitment does not match"):
+        audit_commitments(load_task(forged))
+    out = subprocess.run([sys.executable, "-m", "zkpot.cli", "task", "check", str(forged)],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "zero_commitment does not match" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"\x01" * 63, "64 bytes"),
+        (bytes(64), "identity"),
+        ((1).to_bytes(32, "big") + (5).to_bytes(32, "big"), "not on the curve"),
+        (b"\xff" * 64, "modulus"),
+    ],
+)
+def test_malformed_commitments_are_refused(raw, message):
+    with pytest.raises(commitment.CommitmentError, match=message):
+        commitment.decode(raw)
+    # G = (1, 2) is on the curve.
+    assert commitment.decode((1).to_bytes(32, "big") + (2).to_bytes(32, "big")) == (1, 2)

@@ -103,6 +103,14 @@ def _extend(doc: dict) -> dict:
     return _with_proof(doc, _proof_bytes(doc) + bytes(32))
 
 
+def _first_point(x: int, y: int) -> Callable[[dict], dict]:
+    """Replaces the proof's first G1 point, the model commitment of a polycommit circuit."""
+    def tamper(doc: dict) -> dict:
+        b = x.to_bytes(32, "big") + y.to_bytes(32, "big") + _proof_bytes(doc)[64:]
+        return _with_proof(doc, b)
+    return tamper
+
+
 def _drop_last_instance(doc: dict) -> dict:
     doc = copy.deepcopy(doc)
     doc["instances"][-1] = doc["instances"][-1][:-1]
@@ -110,8 +118,10 @@ def _drop_last_instance(doc: dict) -> dict:
 
 
 #: Changes to a proof file, each of which must make both verifiers reject it. The last
-#: instance is the public score of the ZKPoT statement (and an output elsewhere); the first
-#: is its model commitment (a Poseidon hash or an input elsewhere).
+#: instance is the public score of the ZKPoT statement (and an output elsewhere). The first
+#: point of the proof is the model commitment of a polycommit circuit (and some other
+#: column's commitment elsewhere): another model's commitment (the generator stands for
+#: one), a point off the curve and the identity must all fail.
 TAMPERINGS: dict[str, Callable[[dict], dict]] = {
     "first proof byte flipped": _flip(0.0),
     "middle proof byte flipped": _flip(0.5),
@@ -121,6 +131,9 @@ TAMPERINGS: dict[str, Callable[[dict], dict]] = {
     "instance not a field element": _set_instance(-1, lambda v: v + FR_MODULUS),
     "proof truncated by 32 bytes": _truncate,
     "instance missing": _drop_last_instance,
+    "model commitment swapped for another point": _first_point(1, 2),
+    "model commitment off the curve": _first_point(1, 3),
+    "model commitment the identity": _first_point(0, 0),
 }
 
 #: Changes that only the native verifier rejects, on purpose. ezkl's halo2 verifier stops

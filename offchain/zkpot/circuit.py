@@ -1,7 +1,7 @@
 """The ZKPoT statement as a network that ezkl turns into a circuit.
 
-"My private model, committed by the Poseidon hash of its parameters, classifies at least S
-samples of the task's fixed test set correctly."
+"My private model, committed by the KZG commitment of its quantized parameters, classifies
+at least S samples of the task's fixed test set correctly."
 
 The circuit is the task's classifier followed by a scoring head that uses no constants:
 
@@ -14,16 +14,17 @@ The circuit is the task's classifier followed by a scoring head that uses no con
 A sample counts only when its true class's logit is *strictly* greater than every other
 logit: ties count as wrong, so a model whose logits are all equal (or all zero) scores 0.
 
-Why no constants: with ezkl's ``param_visibility = "hashed"`` every constant tensor of the
-graph becomes a private, hashed parameter that the prover chooses. A threshold or mask
+Why no constants: with ezkl's ``param_visibility = "polycommit"`` every constant tensor of
+the graph becomes a private, committed parameter that the prover chooses. A threshold or mask
 written as a constant would let a prover move it. The test set ``x`` and the labels
 (``onehot``) are the circuit's *inputs* with visibility ``fixed``, so they are baked into
 the verifying key, and the head uses only ops on those inputs (ReLU of a zero constant is
 folded by ezkl into a parameter-free op). Reductions use ``prod``, not ``min``/``max``,
 which ezkl would lay out with shuffle arguments that the reusable verifier lacks.
 
-Public instances (see ``InstanceLayout``): [0] Poseidon hash of the parameters (the model
-commitment), [1] the score.
+Public instances (see ``InstanceLayout``): [0] the score. The model commitment is not an
+instance: it is the proof's first G1 point (bytes 0..64), the KZG commitment of the
+parameter column (see ``zkpot.commitment``).
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ from torch import nn
 #: ONNX opset: reductions take their axes as attributes, which ezkl reads directly.
 ONNX_OPSET = 12
 
-#: Index of the model commitment and of the score among the proof's public instances.
-COMMITMENT_INDEX = 0
-SCORE_INDEX = 1
-NUM_INSTANCES = 2
+#: The score's index among the proof's public instances, and their number.
+SCORE_INDEX = 0
+NUM_INSTANCES = 1
+#: Where the model commitment sits in the proof bytes.
+COMMITMENT_OFFSET = 0
 
 
 class ScoredModel(nn.Module):

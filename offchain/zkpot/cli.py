@@ -86,7 +86,10 @@ def _task_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--srs", type=Path, default=None, help="ceremony SRS file (default: dev SRS)")
     b.add_argument("--srs-sha256", default=None, help="published SHA-256 of --srs")
     b.set_defaults(func=_run_task_build)
-    c = tsub.add_parser("check", help="check a task bundle against its hashes")
+    c = tsub.add_parser(
+        "check", help="check a task bundle against its hashes, and its C(0) and initial "
+        "commitment against its circuit"
+    )
     c.add_argument("task_dir", type=Path)
     c.set_defaults(func=_run_task_check)
 
@@ -128,9 +131,11 @@ def _run_task_check(args: argparse.Namespace) -> None:
 
     try:
         t = task.load_task(args.task_dir)
+        task.audit_commitments(t)
     except task.TaskError as e:
         raise CliError(str(e)) from e
-    print(f"{args.task_dir}: ok ({len(t.manifest.artifacts())} artifacts match their hashes)")
+    print(f"{args.task_dir}: ok ({len(t.manifest.artifacts())} artifacts match their hashes; "
+          "C(0) and the initial commitment match the circuit)")
 
 
 def _prove_parser(sub: argparse._SubParsersAction) -> None:
@@ -154,6 +159,29 @@ def _run_prove(args: argparse.Namespace) -> None:
     print(f"score {result.score}")
     print(f"proof {result.proof_path} ({len(result.proof_bytes)} bytes, "
           f"proved in {result.prove_seconds:.1f} s)")
+
+
+def _commitment_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "commitment", help="print a model's commitment as the chain stores it (hex, x||y)"
+    )
+    p.add_argument("--task", type=Path, required=True, help="task directory")
+    p.add_argument("--weights", type=Path, required=True, help="state dict saved by torch.save")
+    p.set_defaults(func=_run_commitment)
+
+
+def _run_commitment(args: argparse.Namespace) -> None:
+    from zkpot import commitment, prover, task
+
+    try:
+        t = task.load_task(args.task)
+        prover.check_weights(t, args.weights)
+        from zkpot_models import load_weights
+
+        model = load_weights(t.manifest.architecture, args.weights)
+        print(commitment.to_hex(commitment.model_commitment(t, model.state_dict())))
+    except (task.TaskError, prover.ProverError, commitment.CommitmentError) as e:
+        raise CliError(str(e)) from e
 
 
 def _worker_parser(sub: argparse._SubParsersAction) -> None:
@@ -228,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     _devnet_parser(sub)
     _task_parser(sub)
     _prove_parser(sub)
+    _commitment_parser(sub)
     _worker_parser(sub)
     _demo_parser(sub)
     return parser

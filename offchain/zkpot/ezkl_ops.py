@@ -38,12 +38,17 @@ class RunArgs:
     decomp_base: int = 16384
     decomp_legs: int = 2
     logrows: int | None = None
+    #: ``polycommit`` for task circuits; ``hashed`` (Poseidon) only to compare with the
+    #: statement tasks had before (scripts/bench_statement.py).
+    param_visibility: str = "polycommit"
 
     def to_ezkl(self) -> ezkl.PyRunArgs:
-        """As ezkl's run arguments: test set fixed, parameters hashed, score public."""
+        """As ezkl's run arguments: test set fixed, parameters committed (``polycommit``:
+        one unblinded column whose KZG commitment is the proof's first point), score
+        public."""
         ra = ezkl.PyRunArgs()
         ra.input_visibility = "fixed"
-        ra.param_visibility = "hashed"
+        ra.param_visibility = self.param_visibility
         ra.output_visibility = "public"
         ra.input_scale = self.input_scale
         ra.param_scale = self.param_scale
@@ -96,10 +101,14 @@ def compile_circuit(onnx: Path, compiled: Path, settings: Path) -> None:
         raise EzklError(f"ezkl compile_circuit: {e}") from e
 
 
-def gen_witness(data: Path, compiled: Path, out: Path) -> dict[str, Any]:
-    """Runs the circuit on its inputs; returns the witness (outputs, params hash)."""
+def gen_witness(
+    data: Path, compiled: Path, out: Path, *, vk: Path | None = None, srs: Path | None = None
+) -> dict[str, Any]:
+    """Runs the circuit on its inputs; returns the witness (outputs and, given the
+    verifying key and the SRS, the parameters' commitment in ``processed_params``)."""
+    kwargs = {} if vk is None else {"vk_path": str(vk), "srs_path": str(srs)}
     try:
-        return _sync(ezkl.gen_witness(str(data), str(compiled), str(out)))
+        return _sync(ezkl.gen_witness(str(data), str(compiled), str(out), **kwargs))
     except RuntimeError as e:
         raise EzklError(f"ezkl gen_witness: {e}") from e
 

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             out: dict = {}
         else:
             data = ezkl_ops.prove(args.witness, args.compiled, args.pk, args.proof, args.srs)
-            out = {"instances": data["instances"][0], "proof": data["proof"]}
+            raw = ezkl_ops.proof_file_bytes(args.proof)
+            out = {"instances": data["instances"][0], "proof": "0x" + raw.hex()}
     except (ezkl_ops.EzklError, OSError) as e:
         print(str(e).splitlines()[0] if str(e) else type(e).__name__, file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ The steps, and what each one guards:
 
 1. the weights must fit the task's architecture (checked before anything else);
 2. the scored network with these weights is exported and compiled with the task's settings,
-   and ezkl computes the witness: the score and the Poseidon commitment;
+   and ezkl computes the witness: the score and the model's KZG commitment;
 3. a score below the task's minimum stops here, before any proving time is spent;
 4. the proof is made with the task's proving key, made once per task and cached on disk.
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zkpot import circuit, ezkl_ops, srs
+from zkpot import circuit, commitment, ezkl_ops, srs
 from zkpot.task import Task, TaskError, load_task
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,10 @@ class Witnessed:
 
     compiled: str
     witness: str
-    commitment: int
+    #: The model commitment, ``0x`` and 128 hex digits (see ``zkpot.commitment``).
+    commitment_hex: str
     score: int
     seconds: float
-
-    @property
-    def commitment_hex(self) -> str:
-        """The commitment as ``0x`` and 64 hex digits (big-endian)."""
-        return "0x" + ezkl_ops.int_to_be32(self.commitment).hex()
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,9 @@ class ProofResult:
     proof_path: str
     proof_hex: str
     instances: list[int]
-    commitment: int
+    #: The model commitment, ``0x`` and 128 hex digits: the proof's bytes at the layout's
+    #: commitment offset.
+    commitment_hex: str
     score: int
     witness_seconds: float
     prove_seconds: float
@@ -79,11 +77,6 @@ class ProofResult:
     def instances_be32(self) -> list[bytes]:
         """Public instances as the chain carries them: 32-byte big-endian field elements."""
         return [ezkl_ops.int_to_be32(n) for n in self.instances]
-
-    @property
-    def commitment_hex(self) -> str:
-        """The model commitment as ``0x`` and 64 hex digits (big-endian)."""
-        return "0x" + ezkl_ops.int_to_be32(self.commitment).hex()
 
 
 def _load_task(task_dir: Path) -> Task:
@@ -115,16 +108,20 @@ def witness_in_process(task: Task, weights: Path, work_dir: Path) -> Witnessed:
     onnx, compiled, wit = work_dir / "network.onnx", work_dir / "network.ezkl", work_dir / "witness.json"
     circuit.export_onnx(model, task.test_set(), onnx)
     ezkl_ops.compile_circuit(onnx, compiled, task.path("settings_file"))
-    data = ezkl_ops.gen_witness(task.path("witness_input"), compiled, wit)
+    data = ezkl_ops.gen_witness(
+        task.path("witness_input"), compiled, wit, vk=task.path("vk"), srs=srs.resolve(task.manifest.srs)
+    )
     layout = task.manifest.instances
-    instances = [ezkl_ops.felt_le_hex_to_int(v) for v in data["processed_params"]["poseidon_hash"]]
-    instances += [ezkl_ops.felt_le_hex_to_int(v) for v in data["outputs"][0]]
+    instances = [ezkl_ops.felt_le_hex_to_int(v) for v in data["outputs"][0]]
     if len(instances) != layout.num_instances:
         raise ProverError(f"the circuit has {len(instances)} public values, the task {layout.num_instances}")
+    columns = data["processed_params"].get("polycommit") or []
+    if len(columns) != 1 or len(columns[0]) != 1:
+        raise ProverError("the task's circuit does not commit its parameters in one column")
     return Witnessed(
         compiled=str(compiled),
         witness=str(wit),
-        commitment=instances[layout.commitment_index],
+        commitment_hex=commitment.to_hex(commitment.from_ezkl(columns[0][0])),
         score=ezkl_ops.felt_to_signed(instances[layout.score_index]),
         seconds=time.perf_counter() - start,
     )
@@ -155,15 +152,6 @@ async def witness_async(task: Task, weights: Path, work_dir: Path, timeout: floa
         "zkpot.prover", "witness", str(task.dir), str(weights), str(work_dir), timeout=timeout
     )
     return Witnessed(**data)
-
-
-async def model_commitment(task: Task, weights: Path) -> tuple[int, int]:
-    """(commitment, score) of a model file, as a proof of it would state them. The leader
-    checks downloaded models with this."""
-    check_weights(task, weights)
-    with tempfile.TemporaryDirectory(prefix="zkpot-commit-") as tmp:
-        w = await witness_async(task, weights, Path(tmp))
-    return w.commitment, w.score
 
 
 async def ensure_proving_key(task: Task, timeout: float = 3600) -> Path:
@@ -230,17 +218,21 @@ async def prove_async(
         if progress:
             await _show_progress(step, expected_seconds)
         data = await step
-        proof_path = out_dir / "proof.json"
-        tmp_proof.replace(proof_path)
         instances = [ezkl_ops.felt_le_hex_to_int(v) for v in data["instances"]]
         layout = task.manifest.instances
         if len(instances) != layout.num_instances:
             raise ProverError(f"the proof has {len(instances)} instances, the task {layout.num_instances}")
+        raw = bytes.fromhex(str(data["proof"]).removeprefix("0x"))
+        carried = commitment.to_hex(commitment.from_proof(raw, layout.commitment_offset))
+        if carried != w.commitment_hex:
+            raise ProverError("the proof carries another commitment than the witness computed")
+        proof_path = out_dir / "proof.json"
+        tmp_proof.replace(proof_path)
         return ProofResult(
             proof_path=str(proof_path),
             proof_hex=data["proof"],
             instances=instances,
-            commitment=instances[layout.commitment_index],
+            commitment_hex=w.commitment_hex,
             score=instances[layout.score_index],
             witness_seconds=w.seconds,
             prove_seconds=data["seconds"],
@@ -268,7 +260,6 @@ def prove_weights(task_dir: Path, weights: Path, out_dir: Path) -> ProofResult:
 def result_json(result: ProofResult) -> str:
     """The result as JSON (without the proof bytes)."""
     d = asdict(result)
-    d["commitment"] = result.commitment_hex
     d.pop("proof_hex")
     return json.dumps(d, indent=2)
 

@@ -3,7 +3,8 @@
 ``build_task`` turns an architecture, a data set and a threshold into the bundle described
 by :class:`zkpot_schemas.TaskManifest`: the scored ONNX network with the initial weights,
 ezkl settings, the compiled circuit, the verifying key and its VKA for the chain, the fixed
-test set, and the initial model's commitment. The proving key is made in the same setup and
+test set, the initial model's commitment and ``C(0)``, the commitment of the all-zero model
+that the chain's aggregate needs. The proving key is made in the same setup and
 kept in the key cache (it is large and never per round). The build is deterministic: the
 same inputs and the same SRS give the same bytes, VKA included, so anyone can rebuild a task
 and compare it with the VKA registered on chain.
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from zkpot_models import arch_spec, build_model, load_dataset, train_test_split
 from zkpot_schemas import (
+    AggregationRule,
     Artifact,
     CircuitSettings,
     InstanceLayout,
@@ -30,9 +32,10 @@ from zkpot_schemas import (
     SrsReference,
     TaskManifest,
     TestSetReference,
+    Weighting,
 )
 
-from zkpot import circuit, ezkl_ops, paths, srs
+from zkpot import circuit, commitment, ezkl_ops, paths, srs
 from zkpot.ezkl_ops import RunArgs
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,12 @@ class TaskSpec:
     min_score: int = 24
     run_args: RunArgs = RunArgs(logrows=16)
     timing: RoundTiming = RoundTiming(commit_blocks=4, reveal_blocks=4, aggregation_blocks=4)
+    #: Every accepted contribution (up to the pallet's 64) with equal weight: FedAvg over
+    #: the proven models, without the self-reported sample counts nobody can check. The
+    #: publisher may leave out up to a third it could not obtain or check.
+    aggregation: AggregationRule = AggregationRule(
+        top=64, weighting=Weighting.EQUAL, min_included_percent=67
+    )
 
 
 @dataclass(frozen=True)
@@ -180,14 +189,29 @@ def build_task(
         if srs_ref.logrows != logrows:
             raise TaskError(f"the SRS has logrows {srs_ref.logrows}, the circuit needs {logrows}")
 
+        # The keys need a witness (the fixed test set); the parameters' commitment in the
+        # witness needs the keys: witness, setup, witness again with the verifying key.
         witness_path = work / "witness.json"
-        witness = ezkl_ops.gen_witness(work / FILES["witness_input"], work / FILES["compiled"], witness_path)
+        ezkl_ops.gen_witness(work / FILES["witness_input"], work / FILES["compiled"], witness_path)
         pk_tmp = work / "pk.key"
         log.info("making the task's keys (logrows %d); this takes a while", logrows)
         ezkl_ops.setup(work / FILES["compiled"], work / FILES["vk"], pk_tmp, srs_file, witness_path)
         asyncio.run(ezkl_ops.create_vka(work / FILES["vk"], settings_path, work / FILES["vka"], srs_file))
-
-        commitment = ezkl_ops.felt_le_hex_to_int(witness["processed_params"]["poseidon_hash"][0])
+        witness = ezkl_ops.gen_witness(
+            work / FILES["witness_input"], work / FILES["compiled"], witness_path,
+            vk=work / FILES["vk"], srs=srs_file,
+        )
+        initial = commitment.from_ezkl(witness["processed_params"]["polycommit"][0][0])
+        # The chain's aggregate and every worker's check rest on knowing the circuit's
+        # parameter order and rounding: check ours against ezkl's own witness.
+        params = commitment.quantize_state(model.state_dict(), int(settings["run_args"]["param_scale"]))
+        ours = commitment.kzg_commit(work / FILES["vk"], settings_path, srs_file, params)
+        if ours != initial:
+            raise TaskError(
+                f"{spec.architecture}: the parameters in state-dict order do not commit to what "
+                "ezkl's witness holds; this architecture's parameter order is not supported"
+            )
+        zero = commitment.kzg_commit(work / FILES["vk"], settings_path, srs_file, [0] * len(params))
         ra = settings["run_args"]
         manifest = TaskManifest(
             name=spec.name,
@@ -204,8 +228,8 @@ def build_task(
             ),
             instances=InstanceLayout(
                 num_instances=circuit.NUM_INSTANCES,
-                commitment_index=circuit.COMMITMENT_INDEX,
                 score_index=circuit.SCORE_INDEX,
+                commitment_offset=circuit.COMMITMENT_OFFSET,
             ),
             test_set=TestSetReference(
                 dataset=spec.dataset,
@@ -221,7 +245,10 @@ def build_task(
             min_score=spec.min_score,
             srs=srs_ref,
             timing=spec.timing,
-            initial_commitment="0x" + ezkl_ops.int_to_be32(commitment).hex(),
+            aggregation=spec.aggregation,
+            initial_commitment=commitment.to_hex(initial),
+            zero_commitment=commitment.to_hex(zero),
+            num_params=len(params),
             **{role: _artifact(work, role) for role in FILES},
         )
         (work / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
@@ -258,6 +285,19 @@ def load_task(task_dir: Path, *, check_hashes: bool = True) -> Task:
             if srs.sha256_file(path) != art.sha256:
                 raise TaskError(f"artifact {role} does not match its hash in {MANIFEST}: {path}")
     return task
+
+
+def audit_commitments(task: Task) -> None:
+    """Recomputes ``C(0)`` and the initial model's commitment from the task's circuit and
+    compares them with the manifest (a worker also compares them with the chain's)."""
+    from zkpot_models import load_weights
+
+    zero = commitment.zero_commitment(task)
+    if commitment.to_hex(zero) != task.manifest.zero_commitment:
+        raise TaskError("zero_commitment does not match the task's circuit (C(0) differs)")
+    model = load_weights(task.manifest.architecture, task.path("initial_weights"))
+    if commitment.to_hex(commitment.model_commitment(task, model.state_dict())) != task.manifest.initial_commitment:
+        raise TaskError("initial_commitment does not match the initial weights")
 
 
 def default_task_dir() -> Path:

@@ -5,6 +5,7 @@ Schema into ``schemas/json/`` so tools in other languages can validate the same 
 """
 
 from zkpot_schemas.task import (
+    AggregationRule,
     Artifact,
     CircuitSettings,
     InstanceLayout,
@@ -13,9 +14,11 @@ from zkpot_schemas.task import (
     SrsReference,
     TaskManifest,
     TestSetReference,
+    Weighting,
 )
 
 __all__ = [
+    "AggregationRule",
     "Artifact",
     "CircuitSettings",
     "InstanceLayout",
@@ -24,4 +27,5 @@ __all__ = [
     "SrsReference",
     "TaskManifest",
     "TestSetReference",
+    "Weighting",
 ]

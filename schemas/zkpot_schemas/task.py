@@ -15,10 +15,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Version of the ``task.json`` format.
-SCHEMA_VERSION = 1
+#: Version of the ``task.json`` format (2: KZG model commitments and aggregation rules).
+SCHEMA_VERSION = 2
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
+#: A model commitment as the chain stores it: a BN254 G1 point, x then y, 32 bytes
+#: big-endian each (the bytes a proof carries at ``commitment_offset``).
+CommitmentHex = Annotated[
+    str,
+    Field(pattern=r"^0x[0-9a-f]{128}$", description="G1 point x||y, 32-byte big-endian each"),
+]
 #: A file name inside the task directory (no directories, no traversal).
 FileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 
@@ -62,24 +68,46 @@ class SrsReference(_Strict):
 
 
 class InstanceLayout(_Strict):
-    """Which public instance of the proof means what.
+    """Where a proof states what.
 
-    ezkl orders instances as: the Poseidon hash of the (hashed) parameters first, then the
-    public outputs. The ZKPoT circuit has one public output, the score.
+    The ZKPoT circuit has one public instance, its output: the score. The model commitment
+    is not an instance: with ezkl's ``polycommit`` parameters it is the KZG commitment of
+    the parameter column, the proof's first G1 point (``commitment_offset`` 0).
     """
 
-    num_instances: int = Field(ge=2, le=16)
-    commitment_index: int = Field(ge=0, description="Poseidon hash of the model's parameters")
+    num_instances: int = Field(ge=1, le=16)
     score_index: int = Field(ge=0, description="samples classified correctly")
+    commitment_offset: int = Field(
+        ge=0, le=65472, description="byte offset of the model commitment (64 bytes) in the proof"
+    )
 
     @model_validator(mode="after")
     def _indices_in_range(self) -> InstanceLayout:
-        for name in ("commitment_index", "score_index"):
-            if getattr(self, name) >= self.num_instances:
-                raise ValueError(f"{name} must be below num_instances")
-        if self.commitment_index == self.score_index:
-            raise ValueError("commitment_index and score_index must differ")
+        if self.score_index >= self.num_instances:
+            raise ValueError("score_index must be below num_instances")
         return self
+
+
+class Weighting(enum.StrEnum):
+    """How the included contributions are weighted in the global model."""
+
+    #: Every included contribution counts once.
+    EQUAL = "Equal"
+    #: Each included contribution counts its proven score.
+    SCORE = "Score"
+
+
+class AggregationRule(_Strict):
+    """Which contributions make the global model, and with which weights: both from
+    proven on-chain data only (ranking and scores), never from a contributor's word."""
+
+    top: int = Field(ge=1, le=64, description="the best `top` ranked contributions are aggregated")
+    weighting: Weighting
+    min_included_percent: int = Field(
+        ge=1, le=100,
+        description="the publisher may leave out contributions it could not obtain or check, "
+        "but must include at least this percentage of them",
+    )
 
 
 class CircuitSettings(_Strict):
@@ -129,10 +157,14 @@ class TaskManifest(_Strict):
     min_score: int = Field(ge=0, description="a contribution must classify at least this many")
     srs: SrsReference
     timing: RoundTiming
-    initial_commitment: str = Field(
-        pattern=r"^0x[0-9a-f]{64}$",
-        description="Poseidon commitment of the initial global model, 32 bytes big-endian",
+    aggregation: AggregationRule
+    initial_commitment: CommitmentHex = Field(
+        description="KZG commitment of the initial global model's quantized parameters"
     )
+    zero_commitment: CommitmentHex = Field(
+        description="C(0), the commitment of the all-zero model: the chain's aggregate needs it"
+    )
+    num_params: int = Field(ge=1, description="parameters of the model, in the circuit's order")
     #: The artifacts, by role.
     onnx: Artifact
     settings_file: Artifact

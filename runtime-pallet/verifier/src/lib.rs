@@ -17,6 +17,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`commitment`] reads model commitments (ezkl `polycommit` KZG commitments, G1 points) and
+//! computes the commitment of a weighted sum of models from theirs.
+//!
 //! `no_std` (with `alloc`) for Substrate runtimes; the `std` feature (default) adds the
 //! `zkpot-verify` command-line tool. The crate never panics on any input and bounds time
 //! and memory by the limits below. See docs/verifier.md for the encoding, what is
@@ -30,6 +33,7 @@
 extern crate alloc;
 
 mod backend;
+pub mod commitment;
 mod cost;
 mod error;
 mod expr;
@@ -41,6 +45,7 @@ mod vka;
 mod word;
 
 pub use backend::{Arkworks, CurveBackend};
+pub use commitment::{CommitmentBytes, CommitmentError};
 pub use cost::VerifyCost;
 pub use error::VerifyError;
 pub use input::{Instances, Proof};

@@ -62,7 +62,9 @@ fn the_zkpot_fixture_is_multi_phase_and_the_others_are_not() {
     // columns depend on user challenges squeezed after the first.
     let mlp = Vka::from_ezkl_file(&load("zkpot-mlp").vka_file).unwrap();
     assert!(mlp.num_user_challenges() > 0);
-    assert_eq!(mlp.num_instances(), 2);
+    // polycommit parameters: the score is the only instance, the model commitment is the
+    // proof's first point.
+    assert_eq!(mlp.num_instances(), 1);
     for name in ["cnn-public", "sigmoid-hashed"] {
         let vka = Vka::from_ezkl_file(&load(name).vka_file).unwrap();
         assert_eq!(vka.num_user_challenges(), 0, "{name}");
@@ -166,15 +168,43 @@ fn changed_instances_are_rejected() {
 #[test]
 fn a_better_score_is_rejected() {
     let fx = load("zkpot-mlp");
-    // Instance 1 is the score (31 of 32): claiming 32, or any other value, must fail.
-    let score = u64::from_be_bytes(fx.instances[1][24..].try_into().unwrap());
+    // Instance 0 is the score (31 of 32): claiming 32, or any other value, must fail.
+    let score = u64::from_be_bytes(fx.instances[0][24..].try_into().unwrap());
     assert_eq!(score, 31);
     for claim in [score + 1, 32, 0, score - 1] {
         let mut inst = fx.instances.clone();
-        inst[1] = [0; 32];
-        inst[1][24..].copy_from_slice(&claim.to_be_bytes());
+        inst[0] = [0; 32];
+        inst[0][24..].copy_from_slice(&claim.to_be_bytes());
         assert_eq!(check(&fx.words, &fx.proof, &inst), Err(VerifyError::PairingFailed), "score {claim}");
     }
+}
+
+/// The model commitment (bytes 0..64 of a polycommit proof) is bound by the proof: another
+/// model's commitment, a point off the curve, or the identity in its place is rejected.
+#[test]
+fn the_model_commitment_cannot_be_swapped() {
+    let fx = load("zkpot-mlp");
+    let vka = Vka::parse(&fx.words).unwrap();
+    let instances = Instances::parse(&fx.instances).unwrap();
+    let run = |first: &[u8]| {
+        let mut p = fx.proof.clone();
+        p[..64].copy_from_slice(first);
+        Proof::parse(&p).and_then(|proof| verify(&vka, &proof, &instances))
+    };
+    // Another valid point: the commitment of another model is just another point; the
+    // generator (1, 2) stands for it.
+    let mut generator = [0u8; 64];
+    generator[31] = 1;
+    generator[63] = 2;
+    assert_eq!(run(&generator), Err(VerifyError::PairingFailed));
+    // The proof's second point, a valid commitment of another column.
+    let second = fx.proof[64..128].to_vec();
+    assert_eq!(run(&second), Err(VerifyError::PairingFailed));
+    let mut off_curve = generator;
+    off_curve[63] = 3;
+    assert!(matches!(run(&off_curve), Err(VerifyError::NotOnCurve { .. })));
+    // The identity (all zero in ezkl's encoding) is no model's commitment.
+    assert!(run(&[0u8; 64]).is_err());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `zkpot-verify --vka VKA.bin --proof PROOF.json [--cost]`
+//! `zkpot-verify --vka VKA.bin --proof PROOF.json [--cost] [--commitment]`
 //!
 //! Verifies an ezkl 23.0.5 proof file against an ezkl VKA file with the native verifier.
 //! Reads the files exactly as ezkl writes them: `vka.bin` from `create_evm_vka` (bincode:
@@ -7,7 +7,9 @@
 //!
 //! Prints `valid` (exit 0) or `invalid: <reason>` (exit 1). Input that cannot be read or
 //! understood — a missing file, bad JSON, bad hex, a malformed or unsupported VKA —
-//! prints `error: <reason>` to stderr and exits 2.
+//! prints `error: <reason>` to stderr and exits 2. `--commitment` first prints the model
+//! commitment a task reads from the proof (its first G1 point, bytes [0, 64)) as
+//! `commitment 0x<128 hex digits>`, or `commitment invalid: <reason>`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,30 +17,33 @@ use std::process::ExitCode;
 use serde_json::Value;
 use zkpot_verifier::{verify, Instances, Proof, Vka};
 
-const USAGE: &str = "usage: zkpot-verify --vka VKA.bin --proof PROOF.json [--cost]";
+const USAGE: &str = "usage: zkpot-verify --vka VKA.bin --proof PROOF.json [--cost] [--commitment]";
 
 struct Args {
     vka: PathBuf,
     proof: PathBuf,
     cost: bool,
+    commitment: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut vka = None;
     let mut proof = None;
     let mut cost = false;
+    let mut commitment = false;
     let mut it = std::env::args_os().skip(1);
     while let Some(a) = it.next() {
         match a.to_str() {
             Some("--vka") => vka = it.next().map(PathBuf::from),
             Some("--proof") => proof = it.next().map(PathBuf::from),
             Some("--cost") => cost = true,
+            Some("--commitment") => commitment = true,
             Some("-h" | "--help") => return Err(USAGE.to_string()),
             _ => return Err(format!("unexpected argument {a:?}\n{USAGE}")),
         }
     }
     match (vka, proof) {
-        (Some(vka), Some(proof)) => Ok(Args { vka, proof, cost }),
+        (Some(vka), Some(proof)) => Ok(Args { vka, proof, cost, commitment }),
         _ => Err(USAGE.to_string()),
     }
 }
@@ -99,6 +104,12 @@ fn run(args: &Args) -> Result<Result<(), String>, String> {
         eprintln!("{:?}", vka.cost());
     }
     let (proof, instances) = read_proof_json(&proof_text)?;
+    if args.commitment {
+        match zkpot_verifier::commitment::from_proof(&proof, 0) {
+            Ok(c) => println!("commitment 0x{}", c.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            Err(e) => println!("commitment invalid: {e}"),
+        }
+    }
     let outcome = Proof::parse(&proof)
         .and_then(|p| Instances::parse(&instances).map(|i| (p, i)))
         .and_then(|(p, i)| verify(&vka, &p, &i));
