@@ -3,7 +3,9 @@
 Three workers register, set session keys, commit and reveal real ezkl proofs (the pallet's
 fixture proofs, made by ``runtime-pallet/pallet-zkpot/fixtures/generate.py``); a fourth
 reveals a proof whose score it raised by one. The runtime verifies the proofs natively in
-wasm, elects the leader and the block authors, and two session rotations later
+wasm, elects the leader and the block authors, computes the global model's commitment from
+the contributions' commitments (checked against the commitment ezkl computes for the
+summed parameters), takes the leader's publication, and two session rotations later
 ``Session.Validators`` are the elected workers instead of the genesis authority."""
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     assert genesis_authors == [alice.ss58_address]
 
     workers = {name: Keypair.create_from_uri(f"//zkpot-chain-round-{name}")
-               for name in ("w0", "w1", "w3", "cheat")}
+               for name in ("w0", "w1", "w2", "cheat")}
     for kp in workers.values():
         _submit(c, alice, "Balances", "transfer_keep_alive",
                 {"dest": kp.ss58_address, "value": 1000 * UNIT})
@@ -93,8 +95,10 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
                       "test_set": "0x" + "33" * 32},
         "layout": meta["layout"],
         "min_score": 20,
-        "initial_model": {"commitment": "0x" + "00" * 31 + "01",
+        "initial_model": {"commitment": meta["proofs"]["weak"]["commitment"],
                           "uri": "0x" + b"https://example.org/initial.pt".hex()},
+        "zero_commitment": meta["zero_commitment"],
+        "aggregation": {"top": 64, "weighting": "Equal", "min_included_percent": 100},
         "timing": {"commit_blocks": 12, "reveal_blocks": 12, "aggregation_blocks": 6},
     }, sudo=True)
     [registered] = receipt.events_of("Zkpot", "TaskRegistered")
@@ -107,17 +111,20 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     assert rnd["phase"] == "Commit", rnd
     index = int(rnd["index"])
 
-    proofs = {"w0": _proof("w0"), "w1": _proof("w1"), "w3": _proof("w3")}
-    honest_proof, honest_instances = _proof("w2")
-    raised = bytearray(honest_instances[1])
-    raised[-1] += 1  # score 29 claimed as 30: the proof no longer matches
-    proofs["cheat"] = (honest_proof, [honest_instances[0], bytes(raised)])
+    proofs = {"w0": _proof("w0"), "w1": _proof("w1"), "w2": _proof("w2")}
+    honest_proof, honest_instances = _proof("w3")
+    score_index = meta["layout"]["score_index"]
+    raised = bytearray(honest_instances[score_index])
+    raised[-1] += 1  # one more sample claimed than proven: the proof no longer matches
+    forged = list(honest_instances)
+    forged[score_index] = bytes(raised)
+    proofs["cheat"] = (honest_proof, forged)
 
     for name, kp in workers.items():
         proof, instances = proofs[name]
         digest = commit_digest(kp.public_key, task, index, proof, instances)
         _submit(c, kp, "Zkpot", "commit",
-                {"task": task, "round": index, "digest": "0x" + digest.hex()})
+                {"task": task, "round": index, "digest": "0x" + digest.hex(), "ack": None})
 
     _until(c, int(rnd["commit_end"]))
     assert _round(c, task)["phase"] == "Reveal"
@@ -139,11 +146,31 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     _until(c, int(rnd["reveal_end"]))
     election = c.query("Zkpot", "Elections", [(task, index)])
     ranking = [(str(who), int(score)) for who, score in election["ranking"]]
-    assert ranking == [(workers["w1"].ss58_address, 30), (workers["w0"].ss58_address, 29),
-                       (workers["w3"].ss58_address, 28)]
+    honest = ("w0", "w1", "w2")
+    assert sorted(s for _, s in ranking) == sorted(meta["proofs"][n]["score"] for n in honest)
+    assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True)
     elected = sorted(str(a) for a in election["authors"])
-    assert elected == sorted(workers[n].ss58_address for n in ("w1", "w0", "w3"))
+    assert elected == sorted(workers[n].ss58_address for n in honest)
     assert workers["cheat"].ss58_address not in elected
+
+    # The chain computed the global model's commitment from the three commitments alone;
+    # ezkl computed the same point from the sum of the three models' parameters.
+    [expected] = [a for a in meta["aggregates"] if a["members"] == list(honest)]
+    aggregate = election["aggregate"]
+    assert aggregate["commitment"] == expected["commitment"]
+    assert sorted((str(w), int(x)) for w, x in aggregate["included"]) == sorted(
+        (workers[n].ss58_address, 1) for n in honest)
+    assert int(aggregate["total_weight"]) == 3
+
+    # The leader names where the sum is served; the commitment is the chain's, not its word.
+    leader = next(kp for kp in workers.values() if kp.ss58_address == ranking[0][0])
+    _submit(c, leader, "Zkpot", "publish_model", {
+        "task": task, "round": index, "uri": "0x" + b"http://127.0.0.1:1/global".hex(),
+        # substrate-interface sees BoundedVec<AccountId> as a one-field composite.
+        "included": [[who for who, _ in ranking]],
+    })
+    model = c.query("Zkpot", "Tasks", [task])["global_model"]
+    assert model["commitment"] == expected["commitment"]
 
     # The authors are queued at the next rotation and author from the one after.
     _until(c, (c.best_number() // 10 + 2) * 10 + 1)

@@ -6,8 +6,9 @@
 //! `verify_proof` times the verifier alone, so that `reveal` minus `verify_proof` is the
 //! cost of a reveal around its verification (`WeightInfo::reveal_accepted`). `vka_read`
 //! and `commit_digest` give the per-byte costs of the parts of a reveal that grow with the
-//! VKA and the proof. See `docs/weights.md` for how they are run and turned into
-//! `weights.rs`.
+//! VKA and the proof. `aggregate` times the aggregate commitment an election computes, and
+//! `settle` the settlement of a publication by the next round's commits. See
+//! `docs/weights.md` for how they are run and turned into `weights.rs`.
 
 use super::*;
 use crate::Pallet as Zkpot;
@@ -22,7 +23,15 @@ use frame_system::RawOrigin;
 const VKA: &[u8] = include_bytes!("../fixtures/digits/vka.bin");
 const PROOF: &[u8] = include_bytes!("../fixtures/digits/w0.proof");
 const INSTANCES: &[u8] = include_bytes!("../fixtures/digits/w0.instances");
-const LAYOUT: InstanceLayout = InstanceLayout { num_instances: 2, commitment_index: 0, score_index: 1 };
+/// Public instances of the fixture proofs: the score is the last (ezkl puts public outputs
+/// last); the model commitment is the proof's first point.
+const NUM_INSTANCES: u32 = (INSTANCES.len() / 32) as u32;
+const LAYOUT: InstanceLayout =
+	InstanceLayout { num_instances: NUM_INSTANCES, score_index: NUM_INSTANCES - 1, commitment_offset: 0 };
+/// The costliest aggregation: every contribution, weighted by score.
+fn aggregation<T: Config>() -> AggregationRule {
+	AggregationRule { top: T::MaxContributors::get(), weighting: Weighting::Score, min_included_percent: 67 }
+}
 const ARTIFACTS: ArtifactHashes = ArtifactHashes { onnx: [1; 32], settings: [2; 32], test_set: [3; 32] };
 const TIMING: RoundTiming = RoundTiming { commit_blocks: 2, reveal_blocks: 2, aggregation_blocks: 2 };
 
@@ -42,8 +51,18 @@ fn uri<T: Config>() -> BoundedVec<u8, T::MaxUriLen> {
 	BoundedVec::truncate_from(alloc::vec![b'u'; max])
 }
 
-fn model<T: Config>(byte: u8) -> ModelRefOf<T> {
-	ModelRef { commitment: [byte; 32], uri: uri::<T>() }
+/// `k·G`, a valid commitment distinct for each `k ≥ 1`.
+fn point(k: u64) -> Commitment {
+	zkpot_verifier::commitment::generator_multiple(k).expect("k >= 1")
+}
+
+/// The zero-model commitment of the benchmark tasks.
+fn zero() -> Commitment {
+	point(1_000_003)
+}
+
+fn model<T: Config>(k: u64) -> ModelRefOf<T> {
+	ModelRef { commitment: point(k), uri: uri::<T>() }
 }
 
 fn fixture_vka<T: Config>() -> VkaOf<T> {
@@ -53,8 +72,18 @@ fn fixture_vka<T: Config>() -> VkaOf<T> {
 /// Registers the fixture task (its first round opens in the next block).
 fn register_fixture_task<T: Config>() -> TaskId {
 	let task = NextTaskId::<T>::get();
-	Zkpot::<T>::register_task(RawOrigin::Root.into(), fixture_vka::<T>(), ARTIFACTS, LAYOUT, 0, model::<T>(7), TIMING)
-		.expect("the fixture task registers");
+	Zkpot::<T>::register_task(
+		RawOrigin::Root.into(),
+		fixture_vka::<T>(),
+		ARTIFACTS,
+		LAYOUT,
+		0,
+		model::<T>(7),
+		zero(),
+		aggregation::<T>(),
+		TIMING,
+	)
+	.expect("the fixture task registers");
 	task
 }
 
@@ -83,12 +112,9 @@ fn funded_worker<T: Config>(index: u32) -> T::AccountId {
 
 /// A contribution as a reveal records it, with a commitment distinct for each `i`.
 fn contribution<T: Config>(who: T::AccountId, i: u32) -> ContributionOf<T> {
-	let mut commitment = [0u8; 32];
-	commitment[..4].copy_from_slice(&i.to_le_bytes());
-	commitment[31] = 0xff;
 	Contribution {
 		who,
-		commitment,
+		commitment: point(u64::from(i) + 2),
 		score: 20 + (i % 12),
 		revealed_at: frame_system::Pallet::<T>::block_number(),
 	}
@@ -103,7 +129,8 @@ fn round_with_contributions<T: Config>(task: TaskId, c: u32) -> Vec<T::AccountId
 		let who = funded_worker::<T>(i);
 		Zkpot::<T>::set_endpoint(RawOrigin::Signed(who.clone()).into(), uri::<T>()).expect("endpoint");
 		let digest = Zkpot::<T>::digest(&who, task, 1, PROOF, &instances());
-		Zkpot::<T>::commit(RawOrigin::Signed(who.clone()).into(), task, 1, digest).expect("commit");
+		Zkpot::<T>::commit(RawOrigin::Signed(who.clone()).into(), task, 1, digest, Some(who.clone()))
+			.expect("commit");
 		Zkpot::<T>::leave(RawOrigin::Signed(who.clone()).into()).expect("leaving");
 		workers.push(who);
 	}
@@ -129,7 +156,7 @@ mod benchmarks {
 		}
 		let task = NextTaskId::<T>::get();
 		#[extrinsic_call]
-		_(RawOrigin::Root, fixture_vka::<T>(), ARTIFACTS, LAYOUT, 0, model::<T>(7), TIMING);
+		_(RawOrigin::Root, fixture_vka::<T>(), ARTIFACTS, LAYOUT, 0, model::<T>(7), zero(), aggregation::<T>(), TIMING);
 		assert!(Tasks::<T>::contains_key(task));
 	}
 
@@ -172,8 +199,9 @@ mod benchmarks {
 	fn commit() {
 		let task = task_in_commit_phase::<T>();
 		let who = funded_worker::<T>(0);
+		let ack: T::AccountId = account("server", 0, 0);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), task, 1, [9u8; 32]);
+		_(RawOrigin::Signed(who.clone()), task, 1, [9u8; 32], Some(ack));
 		assert!(Commits::<T>::contains_key((task, 1), &who));
 	}
 
@@ -184,7 +212,7 @@ mod benchmarks {
 		let task = task_in_commit_phase::<T>();
 		let who = funded_worker::<T>(0);
 		let digest = Zkpot::<T>::digest(&who, task, 1, PROOF, &instances());
-		Zkpot::<T>::commit(RawOrigin::Signed(who.clone()).into(), task, 1, digest).expect("commit");
+		Zkpot::<T>::commit(RawOrigin::Signed(who.clone()).into(), task, 1, digest, None).expect("commit");
 		advance::<T>(TIMING.commit_blocks);
 		let others = T::MaxContributors::get().saturating_sub(1);
 		Contributions::<T>::mutate((task, 1), |list| {
@@ -239,11 +267,18 @@ mod benchmarks {
 		let task = task_in_commit_phase::<T>();
 		let workers = round_with_contributions::<T>(task, c);
 		advance::<T>(TIMING.reveal_blocks);
-		let leader = Elections::<T>::get((task, 1)).expect("elected").ranking[0].0.clone();
+		let record = Elections::<T>::get((task, 1)).expect("elected");
+		let leader = record.ranking[0].0.clone();
 		assert!(workers.contains(&leader));
+		// The whole aggregated set: checking it is what grows with `c`; a smaller set's
+		// recomputed aggregate is charged on top as `aggregate(n)`.
+		let included: BoundedVec<T::AccountId, T::MaxContributors> = BoundedVec::truncate_from(
+			record.ranking.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(),
+		);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(leader), task, 1, model::<T>(8));
+		_(RawOrigin::Signed(leader), task, 1, uri::<T>(), included);
 		assert!(matches!(Rounds::<T>::get(task).map(|r| r.phase), Some(RoundPhase::Closed { .. })));
+		assert!(PendingPublications::<T>::contains_key(task));
 	}
 
 	/// Opening a round, with the pruning of the round `HistoryDepth` back.
@@ -261,7 +296,8 @@ mod benchmarks {
 		assert_eq!(round.index, T::HistoryDepth::get() + 1);
 	}
 
-	/// The election of a round with `c` contributions.
+	/// The election of a round with `c` contributions (all aggregated, so the aggregate of
+	/// `c` terms is included; `elect` charges it again separately as `aggregate(c)`).
 	#[benchmark]
 	fn elect(c: Linear<0, { T::MaxContributors::get() }>) {
 		let task = task_in_commit_phase::<T>();
@@ -276,6 +312,80 @@ mod benchmarks {
 			Zkpot::<T>::elect(task, &info, &mut round, now);
 		}
 		assert!(c == 0 || Elections::<T>::contains_key((task, 1)));
+	}
+
+	/// The aggregate commitment of `c` contributions, each with the largest weight a score
+	/// can have (32 bits, all set: the longest double-and-add).
+	#[benchmark]
+	fn aggregate(c: Linear<1, { T::MaxContributors::get() }>) {
+		let terms: Vec<(Commitment, u64)> =
+			(0..c).map(|i| (point(u64::from(i) + 2), u64::from(u32::MAX))).collect();
+		let zero = zero();
+		let result;
+		#[block]
+		{
+			result = zkpot_verifier::commitment::aggregate(&terms, &zero);
+		}
+		assert!(result.is_ok());
+	}
+
+	/// Settling a publication with `c` commits of included contributors, its costliest
+	/// branch: none names the publisher, so it is penalised, and all name another account,
+	/// which is paid; the election record of the publication is updated.
+	#[benchmark]
+	fn settle(c: Linear<0, { T::MaxContributors::get() }>) {
+		let task = task_in_commit_phase::<T>();
+		let publisher = funded_worker::<T>(u32::MAX);
+		let server: T::AccountId = account("server", 0, 0);
+		let mut included = Vec::new();
+		for i in 0..c {
+			let who = funded_worker::<T>(i);
+			Zkpot::<T>::commit(RawOrigin::Signed(who.clone()).into(), task, 1, [1u8; 32], Some(server.clone()))
+				.expect("commit");
+			included.push(who);
+		}
+		// Included contributors who did not commit count against the publisher all the same.
+		let max = T::MaxContributors::get();
+		while (included.len() as u32) < max {
+			included.push(account("absent", included.len() as u32, 0));
+		}
+		let ranked: Vec<(T::AccountId, u32)> = included.iter().map(|a| (a.clone(), u32::MAX)).collect();
+		let ranking: BoundedVec<_, T::MaxContributors> = BoundedVec::truncate_from(ranked.clone());
+		Elections::<T>::insert(
+			(task, 0),
+			ElectionRecord {
+				elected_at: frame_system::Pallet::<T>::block_number(),
+				ranking: ranking.clone(),
+				authors: BoundedVec::new(),
+				outcome: ElectionOutcome::AuthorSetKept(KeptReason::NoEligibleAuthor),
+				aggregator_reward: T::RoundReward::get(),
+				published: Some(Publication {
+					by: publisher.clone(),
+					model: model::<T>(9),
+					at: frame_system::Pallet::<T>::block_number(),
+				}),
+				aggregate: Some(AggregateRecord { commitment: point(9), included: ranking, total_weight: u64::MAX }),
+				settlement: None,
+				left_out: BoundedVec::new(),
+			},
+		);
+		PendingPublications::<T>::insert(
+			task,
+			PendingPublication {
+				round: 0,
+				by: publisher,
+				reward: T::RoundReward::get(),
+				included: BoundedVec::truncate_from(included),
+			},
+		);
+		#[block]
+		{
+			Zkpot::<T>::settle(task, 1);
+		}
+		assert!(!PendingPublications::<T>::contains_key(task));
+		let settled = Elections::<T>::get((task, 0)).and_then(|r| r.settlement);
+		let paid = if c * 2 > max { Some(server) } else { None };
+		assert_eq!(settled, Some(Settlement { acks: 0, of: max, paid }));
 	}
 
 	/// The last aggregator of a round with `c` contributions misses its turn: it is
@@ -329,6 +439,8 @@ mod benchmarks {
 			"publish_model" => SelectedBenchmark::publish_model,
 			"open_round" => SelectedBenchmark::open_round,
 			"elect" => SelectedBenchmark::elect,
+			"aggregate" => SelectedBenchmark::aggregate,
+			"settle" => SelectedBenchmark::settle,
 			"aggregator_missed" => SelectedBenchmark::aggregator_missed,
 			_ => return Err(BenchmarkError::Stop("no such benchmark")),
 		};
@@ -417,11 +529,14 @@ mod measure {
 		println!("# registration check of the fixture VKAs (NativeVerifier::check_vka, ns)");
 		let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
 		let mut vkas = Vec::new();
-		for (name, instances) in [("zkpot-mlp", 2), ("cnn-public", 39), ("sigmoid-hashed", 4)] {
-			let file = std::fs::read(root.join("verifier/fixtures").join(name).join("vka.bin")).unwrap();
-			vkas.push((name, file[8..].to_vec(), instances));
+		for name in ["zkpot-mlp", "cnn-public", "sigmoid-hashed"] {
+			let dir = root.join("verifier/fixtures").join(name);
+			let file = std::fs::read(dir.join("vka.bin")).unwrap();
+			let meta: serde_json::Value =
+				serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+			vkas.push((name, file[8..].to_vec(), meta["num_instances"].as_u64().unwrap() as u32));
 		}
-		vkas.push(("digits", super::VKA.to_vec(), 2));
+		vkas.push(("digits", super::VKA.to_vec(), super::NUM_INSTANCES));
 		for (name, words, instances) in vkas {
 			let weight = NativeVerifier::check_vka(&words, instances).expect("usable VKA");
 			let mut times: Vec<u128> = (0..repeats.max(10))

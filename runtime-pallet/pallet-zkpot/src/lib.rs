@@ -8,25 +8,32 @@
 //!
 //! - **Tasks.** A privileged origin registers a task: the verifying key artifact (VKA) of its
 //!   circuit, which fixes the model architecture and the public test set; hashes of the
-//!   off-chain artifacts; which public instance is the model commitment and which the score;
-//!   the minimum score; the initial global model; and the round windows. Tasks can be paused
-//!   and retired.
+//!   off-chain artifacts; which public instance is the score and where in the proof the model
+//!   commitment (a KZG commitment, a G1 point) is; the minimum score; the initial global
+//!   model and the commitment of the all-zero model; how rounds aggregate; and the round
+//!   windows. Tasks can be paused and retired.
 //! - **Workers** register with a reserved deposit and may leave; the deposit returns once no
 //!   round they committed in is open.
 //! - **Rounds** open by themselves in `on_initialize`. In the commit window a worker submits
-//!   `blake2_256(SCALE(account, task, round, proof, instances))`; in the reveal window it
-//!   submits the proof and instances, which must match its own digest — nobody can copy a
-//!   proof they first see in the reveal window. The proof is verified natively against the
+//!   `blake2_256(SCALE(account, task, round, proof, instances))`, and names the account it got
+//!   the current global model from (its *ack*); in the reveal window it submits the proof and
+//!   instances, which must match its own digest — nobody can copy a proof they first see in
+//!   the reveal window. The proof is verified natively against the
 //!   task's VKA. A valid proof with at least the minimum score becomes a contribution.
 //! - **Election.** When the reveal window closes, contributions are ranked by score, then
 //!   earlier reveal, then account. The first is the leader; the first `AuthorsPerRound`
 //!   contributors with session keys become the block authors of the next session, through
 //!   [`pallet_session::SessionManager`]. The author set is never empty: without a valid
 //!   contribution or an eligible author it stays as it is.
-//! - **Aggregation.** The leader publishes the new global model (commitment and URI) within
-//!   the aggregation window; if it does not, it is penalised and the next in rank may.
-//! - **Rewards.** Each elected round pays `RoundReward`: `LeaderShare` of it to whoever
-//!   publishes the aggregate, the rest to the contributors in proportion to their scores.
+//! - **Aggregation.** Model commitments are affine in the parameters, so the election itself
+//!   computes the commitment of the aggregate of the best `top` contributions
+//!   (`Σ wᵢ·Cᵢ − (W − 1)·C₀`). The leader publishes where that model is served (its URI)
+//!   within the aggregation window; if it does not, it is penalised and the next in rank may.
+//! - **Rewards.** Each elected round pays `RoundReward`: the rest after `LeaderShare` to the
+//!   contributors in proportion to their scores at the election; `LeaderShare` to the
+//!   publisher once most of the aggregate's contributors, committing in the next round, say
+//!   they got the model from it. Otherwise the publisher is penalised, and the account a
+//!   majority did get it from is paid instead.
 //!
 //! Every size an extrinsic carries is bounded, and oversized input is refused while decoding,
 //! before any verification work. Nothing here panics: arithmetic is checked or saturating.
@@ -55,6 +62,9 @@ mod tests;
 pub const LOG_TARGET: &str = "runtime::zkpot";
 
 #[frame_support::pallet]
+// For the `Call` enum the macro generates: `register_task` carries the whole task, two
+// 64-byte commitments included.
+#[allow(clippy::too_many_arguments, clippy::large_enum_variant)]
 pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
@@ -68,6 +78,10 @@ pub mod pallet {
 		traits::{One, Saturating, UniqueSaturatedInto, Zero},
 		Perbill,
 	};
+	use zkpot_verifier::commitment;
+
+	/// Bytes of a commitment in a proof.
+	const COMMITMENT_LEN: u32 = zkpot_verifier::commitment::COMMITMENT_BYTES as u32;
 
 	/// Balance of the currency that holds deposits and pays rewards.
 	pub type BalanceOf<T> =
@@ -83,6 +97,8 @@ pub mod pallet {
 		Contribution<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
 	/// An election record with this runtime's types and bounds.
 	pub type ElectionRecordOf<T> = ElectionRecord<T>;
+	/// A commit with this runtime's account type.
+	pub type CommitRecordOf<T> = CommitRecord<<T as frame_system::Config>::AccountId>;
 	/// The VKA as stored and carried.
 	pub type VkaOf<T> = BoundedVec<u8, <T as Config>::MaxVkaLen>;
 	/// Proof bytes as carried.
@@ -91,7 +107,9 @@ pub mod pallet {
 	pub type InstancesOf<T> = BoundedVec<FieldElement, <T as Config>::MaxInstances>;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// 2: G1 model commitments, aggregates and settlements. No migration: the dev chain
+	/// starts from genesis.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -195,7 +213,7 @@ pub mod pallet {
 		(TaskId, RoundIndex),
 		Blake2_128Concat,
 		T::AccountId,
-		CommitRecord,
+		CommitRecordOf<T>,
 		OptionQuery,
 	>;
 
@@ -221,12 +239,13 @@ pub mod pallet {
 
 	/// Model commitments already accepted in a task, with the round and the worker, so that
 	/// no proof can be accepted twice (in the same round or replayed in a later one).
+	/// Hashed: a prover can grind models for commitments with a common prefix.
 	#[pallet::storage]
 	pub type AcceptedCommitments<T: Config> = StorageDoubleMap<
 		_,
 		Twox64Concat,
 		TaskId,
-		Identity,
+		Blake2_128Concat,
 		Commitment,
 		(RoundIndex, T::AccountId),
 		OptionQuery,
@@ -246,6 +265,11 @@ pub mod pallet {
 		BoundedVec<u8, T::MaxUriLen>,
 		OptionQuery,
 	>;
+
+	/// Each task's last publication, until the next round's commits settle it.
+	#[pallet::storage]
+	pub type PendingPublications<T: Config> =
+		StorageMap<_, Twox64Concat, TaskId, PendingPublication<T>, OptionQuery>;
 
 	/// Authors elected for the next session, taken by the session manager.
 	#[pallet::storage]
@@ -386,7 +410,22 @@ pub mod pallet {
 			/// Who may publish now, if anyone.
 			next: Option<T::AccountId>,
 		},
-		/// The new global model of a round was published.
+		/// The election computed the commitment of the round's aggregate, which the
+		/// aggregator must serve.
+		AggregateComputed {
+			/// The task.
+			task: TaskId,
+			/// The round.
+			round: RoundIndex,
+			/// `Σ wᵢ·Cᵢ − (W − 1)·C₀`.
+			commitment: Commitment,
+			/// The included contributors, by rank, with their weights.
+			included: Vec<(T::AccountId, u32)>,
+			/// `W`, the sum of the weights.
+			total_weight: u64,
+		},
+		/// The new global model of a round was published: the round's aggregate, served at
+		/// `uri`. Its reward waits for the next round's commits.
 		GlobalModelPublished {
 			/// The task.
 			task: TaskId,
@@ -394,10 +433,53 @@ pub mod pallet {
 			round: RoundIndex,
 			/// The publisher.
 			by: T::AccountId,
-			/// Commitment of the new global model.
+			/// Commitment of the new global model (the round's aggregate over the published
+			/// set).
 			commitment: Commitment,
 			/// Where its weights are served.
 			uri: Vec<u8>,
+			/// Aggregated contributors the publisher left out.
+			left_out: Vec<T::AccountId>,
+		},
+		/// A strict majority of the aggregate's contributors got the published model from
+		/// its publisher, which is paid the aggregator's reward.
+		AggregationConfirmed {
+			/// The task.
+			task: TaskId,
+			/// The round of the publication.
+			round: RoundIndex,
+			/// The publisher.
+			by: T::AccountId,
+			/// Included contributors that named the publisher.
+			acks: u32,
+			/// Included contributors.
+			of: u32,
+		},
+		/// Most of the aggregate's contributors did not name the publisher: it is penalised;
+		/// the reward goes to `served_by` if a strict majority named that account instead.
+		AggregationUnconfirmed {
+			/// The task.
+			task: TaskId,
+			/// The round of the publication.
+			round: RoundIndex,
+			/// The publisher.
+			by: T::AccountId,
+			/// Included contributors that named the publisher.
+			acks: u32,
+			/// Included contributors.
+			of: u32,
+			/// The account a strict majority named, paid the reward.
+			served_by: Option<T::AccountId>,
+		},
+		/// A publication was never settled (its task retired, or a newer publication
+		/// replaced it): nobody is paid or penalised for it.
+		PendingPublicationDropped {
+			/// The task.
+			task: TaskId,
+			/// The round of the publication.
+			round: RoundIndex,
+			/// The publisher.
+			by: T::AccountId,
 		},
 		/// A round closed.
 		RoundClosed {
@@ -443,8 +525,19 @@ pub mod pallet {
 		InvalidVka,
 		/// Verifying proofs of this VKA would cost more than any reveal is charged.
 		VkaTooExpensive,
-		/// The instance layout is inconsistent (index out of range, or both indices equal).
+		/// The instance layout is inconsistent (no instances, more than `MaxInstances`, score
+		/// index out of range, or a commitment beyond `MaxProofLen`).
 		InvalidLayout,
+		/// A commitment is not a valid G1 point (too short, coordinates not canonical, off
+		/// the curve, or the identity).
+		InvalidCommitment,
+		/// The aggregation rule takes no contributions or more than `MaxContributors`.
+		InvalidAggregation,
+		/// The published set names an account that is not among the round's aggregated
+		/// contributors, or names one twice.
+		NotAggregated,
+		/// The published set leaves out more aggregated contributions than the task allows.
+		TooFewIncluded,
 		/// A round window is outside the allowed bounds.
 		InvalidTiming,
 		/// The account is already a registered worker.
@@ -477,7 +570,7 @@ pub mod pallet {
 		ScoreOutOfRange,
 		/// This model commitment was already accepted in this task.
 		DuplicateModel,
-		/// The round is not waiting for a new global model.
+		/// The round is not waiting for a new global model, or has no aggregate to publish.
 		NotAggregationPhase,
 		/// It is not this account's turn to publish the global model.
 		NotAggregator,
@@ -502,6 +595,17 @@ pub mod pallet {
 			if !retired.is_empty() {
 				LiveTasks::<T>::mutate(|live| live.retain(|t| !retired.contains(t)));
 				weight.saturating_accrue(T::DbWeight::get().writes(1));
+				// No round will settle their last publication.
+				for task in retired {
+					if let Some(pending) = PendingPublications::<T>::take(task) {
+						Self::deposit_event(Event::PendingPublicationDropped {
+							task,
+							round: pending.round,
+							by: pending.by,
+						});
+					}
+					weight.saturating_accrue(T::DbWeight::get().reads_writes(1, 1));
+				}
 			}
 			weight
 		}
@@ -520,7 +624,9 @@ pub mod pallet {
 		///
 		/// `vka` is the circuit's verifying key artifact (ezkl `create_evm_vka`, as 32-byte
 		/// words); it is checked here and its verification cost recorded. `initial_model` is
-		/// the global model the first round trains from.
+		/// the global model the first round trains from; `zero_commitment` the commitment of
+		/// the all-zero model (`C₀`) under the same circuit; both must be G1 points.
+		/// `aggregation` says which contributions each round's aggregate is made of.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::register_task(vka.len() as u32))]
 		pub fn register_task(
@@ -530,16 +636,29 @@ pub mod pallet {
 			layout: InstanceLayout,
 			min_score: u32,
 			initial_model: ModelRefOf<T>,
+			zero_commitment: Commitment,
+			aggregation: AggregationRule,
 			timing: RoundTiming,
 		) -> DispatchResult {
 			T::TaskOrigin::ensure_origin(origin)?;
+			let commitment_end = layout.commitment_offset.checked_add(COMMITMENT_LEN);
 			ensure!(
-				layout.num_instances >= 2 &&
+				layout.num_instances >= 1 &&
 					layout.num_instances <= T::MaxInstances::get() &&
-					layout.commitment_index < layout.num_instances &&
 					layout.score_index < layout.num_instances &&
-					layout.commitment_index != layout.score_index,
+					commitment_end.is_some_and(|end| end <= T::MaxProofLen::get()),
 				Error::<T>::InvalidLayout
+			);
+			ensure!(
+				aggregation.top >= 1 &&
+					aggregation.top <= T::MaxContributors::get() &&
+					(1..=100).contains(&aggregation.min_included_percent),
+				Error::<T>::InvalidAggregation
+			);
+			ensure!(
+				commitment::parse(&initial_model.commitment).is_ok() &&
+					commitment::parse(&zero_commitment).is_ok(),
+				Error::<T>::InvalidCommitment
 			);
 			let window_ok = |w: u32| w >= T::MinWindow::get() && w <= T::MaxWindow::get();
 			ensure!(
@@ -570,6 +689,8 @@ pub mod pallet {
 					timing,
 					status: TaskStatus::Active,
 					global_model: initial_model,
+					zero_commitment,
+					aggregation,
 					verify_weight,
 					registered_at: now,
 				},
@@ -653,7 +774,10 @@ pub mod pallet {
 		}
 
 		/// Commit to a proof in the commit window: `digest` is
-		/// `blake2_256(SCALE((account, task, round, proof, instances)))`.
+		/// `blake2_256(SCALE((account, task, round, proof, instances)))`. `ack` is the account
+		/// the worker got the task's current global model from, having checked it against its
+		/// on-chain commitment (`None` if it did not); the acks of the aggregate's
+		/// contributors settle the previous round's publication.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::commit())]
 		pub fn commit(
@@ -661,6 +785,7 @@ pub mod pallet {
 			task: TaskId,
 			round: RoundIndex,
 			digest: [u8; 32],
+			ack: Option<T::AccountId>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let worker = Workers::<T>::get(&who).ok_or(Error::<T>::NotWorker)?;
@@ -675,7 +800,7 @@ pub mod pallet {
 			let count = CommitCount::<T>::get(key);
 			ensure!(count < T::MaxContributors::get(), Error::<T>::RoundFull);
 
-			Commits::<T>::insert(key, &who, CommitRecord { digest, revealed: false });
+			Commits::<T>::insert(key, &who, CommitRecord { digest, revealed: false, ack });
 			CommitCount::<T>::insert(key, count.saturating_add(1));
 			Workers::<T>::insert(
 				&who,
@@ -686,9 +811,11 @@ pub mod pallet {
 		}
 
 		/// Reveal the committed proof and its public instances in the reveal window. The
-		/// proof is verified against the task's VKA. A valid proof with at least the minimum
-		/// score becomes a contribution; otherwise `ProofRejected` says why, the reveal is
-		/// used up, the full weight is paid, and repeated invalid proofs cost deposit.
+		/// model commitment is read from the proof at the layout's offset; one that is not a
+		/// G1 point is refused (`InvalidCommitment`) before the reveal is used up. The proof
+		/// is verified against the task's VKA. A valid proof with at least the minimum score
+		/// becomes a contribution; otherwise `ProofRejected` says why, the reveal is used up,
+		/// the full weight is paid, and repeated invalid proofs cost deposit.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::reveal_accepted(T::MaxVkaLen::get())
 			.saturating_add(Pallet::<T>::max_verify_weight()))]
@@ -716,9 +843,9 @@ pub mod pallet {
 				Self::digest(&who, task, round, &proof, &instances) == record.digest,
 				Error::<T>::DigestMismatch
 			);
-			let commitment = *instances
-				.get(info.layout.commitment_index as usize)
-				.ok_or(Error::<T>::WrongInstanceCount)?;
+			let commitment =
+				commitment::from_proof(&proof, info.layout.commitment_offset as usize)
+					.map_err(|_| Error::<T>::InvalidCommitment)?;
 			let score = Self::score_of(
 				instances.get(info.layout.score_index as usize).ok_or(Error::<T>::WrongInstanceCount)?,
 			)
@@ -761,16 +888,26 @@ pub mod pallet {
 			Ok(PostDispatchInfo { actual_weight: Some(used), pays_fee: Pays::Yes })
 		}
 
-		/// Publish the new global model of a round: allowed to the ranked contributor whose
-		/// turn it is (the leader first). Pays the aggregator's reward and closes the round.
+		/// Publish where the round's global model is served: allowed to the ranked
+		/// contributor whose turn it is (the leader first), once the election has computed
+		/// the aggregate. `included` is the set of aggregated contributors whose models the
+		/// publisher summed: it may leave out some it could not obtain or check, down to the
+		/// task's `min_included_percent`, and the chain then recomputes the aggregate over
+		/// exactly that set. The aggregate, with this URI, becomes the task's global model
+		/// and the round closes. The aggregator's reward waits in `PendingPublications`
+		/// until the next round's commits settle it.
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::publish_model(T::MaxContributors::get()))]
+		#[pallet::weight(
+			T::WeightInfo::publish_model(T::MaxContributors::get())
+				.saturating_add(T::WeightInfo::aggregate(T::MaxContributors::get()))
+		)]
 		pub fn publish_model(
 			origin: OriginFor<T>,
 			task: TaskId,
 			round: RoundIndex,
-			model: ModelRefOf<T>,
-		) -> DispatchResult {
+			uri: BoundedVec<u8, T::MaxUriLen>,
+			included: BoundedVec<T::AccountId, T::MaxContributors>,
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let mut current = Rounds::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
 			ensure!(current.index == round && round > 0, Error::<T>::WrongRound);
@@ -781,11 +918,88 @@ pub mod pallet {
 			let mut record = Elections::<T>::get(key).ok_or(Error::<T>::NotAggregationPhase)?;
 			let aggregator = record.ranking.get(turn as usize).map(|(a, _)| a.clone());
 			ensure!(aggregator.as_ref() == Some(&who), Error::<T>::NotAggregator);
+			let elected = record.aggregate.clone().ok_or(Error::<T>::NotAggregationPhase)?;
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+
+			// The published set, in the election's order, each aggregated account once.
+			for (i, a) in included.iter().enumerate() {
+				ensure!(
+					elected.included.iter().any(|(b, _)| b == a) &&
+						!included.iter().take(i).any(|b| b == a),
+					Error::<T>::NotAggregated
+				);
+			}
+			let kept = included.len() as u64;
+			let all = elected.included.len() as u64;
+			ensure!(
+				kept >= 1 &&
+					kept.saturating_mul(100) >=
+						u64::from(info.aggregation.min_included_percent).saturating_mul(all),
+				Error::<T>::TooFewIncluded
+			);
+			let mut recomputed = 0u32;
+			let (aggregate, left_out) = if kept == all {
+				(elected.clone(), BoundedVec::new())
+			} else {
+				let contributions = Contributions::<T>::get(key);
+				let mut chosen = Vec::new();
+				let mut terms = Vec::new();
+				let mut dropped = Vec::new();
+				for (a, w) in elected.included.iter() {
+					if included.contains(a) {
+						let c = contributions
+							.iter()
+							.find(|c| &c.who == a)
+							.ok_or(Error::<T>::NotAggregated)?;
+						terms.push((c.commitment, u64::from(*w)));
+						chosen.push((a.clone(), *w));
+					} else {
+						dropped.push(a.clone());
+					}
+				}
+				recomputed = terms.len() as u32;
+				// Only an aggregate at infinity can fail here; then nothing can be served.
+				let commitment = commitment::aggregate(&terms, &info.zero_commitment)
+					.map_err(|_| Error::<T>::InvalidCommitment)?;
+				let total_weight = terms.iter().map(|(_, w)| *w).fold(0u64, u64::saturating_add);
+				(
+					AggregateRecord {
+						commitment,
+						included: BoundedVec::truncate_from(chosen),
+						total_weight,
+					},
+					BoundedVec::truncate_from(dropped),
+				)
+			};
 
 			let now = frame_system::Pallet::<T>::block_number();
-			let reward = record.aggregator_reward;
-			Self::pay(task, round, &who, reward);
+			let model = ModelRef { commitment: aggregate.commitment, uri };
+			// Every aggregated contributor, left out or not, needs the model and so may
+			// acknowledge it.
+			let electorate: BoundedVec<T::AccountId, T::MaxContributors> = BoundedVec::truncate_from(
+				elected.included.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(),
+			);
+			// Unreachable in order (the next round's commit phase settles a publication
+			// before that round can publish), kept safe anyway: the older one is dropped.
+			if let Some(old) = PendingPublications::<T>::get(task) {
+				Self::deposit_event(Event::PendingPublicationDropped {
+					task,
+					round: old.round,
+					by: old.by,
+				});
+			}
+			PendingPublications::<T>::insert(
+				task,
+				PendingPublication {
+					round,
+					by: who.clone(),
+					reward: record.aggregator_reward,
+					included: electorate,
+				},
+			);
 			record.published = Some(Publication { by: who.clone(), model: model.clone(), at: now });
+			record.aggregate = Some(aggregate);
+			record.left_out = left_out.clone();
 			Elections::<T>::insert(key, record);
 			Tasks::<T>::mutate(task, |info| {
 				if let Some(info) = info {
@@ -798,10 +1012,13 @@ pub mod pallet {
 				by: who,
 				commitment: model.commitment,
 				uri: model.uri.into_inner(),
+				left_out: left_out.into_inner(),
 			});
 			Self::close_round(task, &mut current, now, true);
 			Rounds::<T>::insert(task, current);
-			Ok(())
+			let used = T::WeightInfo::publish_model(T::MaxContributors::get())
+				.saturating_add(if recomputed > 0 { T::WeightInfo::aggregate(recomputed) } else { Weight::zero() });
+			Ok(PostDispatchInfo { actual_weight: Some(used), pays_fee: Pays::Yes })
 		}
 	}
 
@@ -892,6 +1109,7 @@ pub mod pallet {
 			match round.phase {
 				RoundPhase::Commit if now >= round.commit_end => {
 					round.phase = RoundPhase::Reveal;
+					weight.saturating_accrue(Self::settle(task, round.index));
 				},
 				RoundPhase::Reveal if now >= round.reveal_end => {
 					weight.saturating_accrue(Self::elect(task, &info, &mut round, now));
@@ -947,7 +1165,8 @@ pub mod pallet {
 			T::WeightInfo::open_round()
 		}
 
-		/// Ranks a round's contributions, queues its authors and pays the contributors.
+		/// Ranks a round's contributions, queues its authors, pays the contributors and
+		/// computes the commitment of the aggregate the aggregator must serve.
 		pub(crate) fn elect(
 			task: TaskId,
 			info: &TaskInfoOf<T>,
@@ -1007,6 +1226,7 @@ pub mod pallet {
 			});
 
 			let aggregator_reward = Self::pay_contributors(task, round.index, &ranked);
+			let (aggregate, terms) = Self::aggregate(task, round.index, info, &ranked);
 			let ranking: BoundedVec<_, T::MaxContributors> = BoundedVec::truncate_from(
 				ranked.iter().map(|c| (c.who.clone(), c.score)).collect::<Vec<_>>(),
 			);
@@ -1019,13 +1239,136 @@ pub mod pallet {
 					outcome,
 					aggregator_reward,
 					published: None,
+					aggregate,
+					settlement: None,
+					left_out: BoundedVec::new(),
 				},
 			);
 			round.phase = RoundPhase::Aggregation {
 				turn: 0,
 				deadline: now.saturating_add(info.timing.aggregation_blocks.into()),
 			};
-			T::WeightInfo::elect(contributors)
+			T::WeightInfo::elect(contributors).saturating_add(T::WeightInfo::aggregate(terms))
+		}
+
+		/// The aggregate of the first `top` ranked contributions with the task's weighting,
+		/// and its number of terms. `None` (logged) if it cannot be computed, which with
+		/// commitments checked at reveal means only an aggregate at infinity.
+		pub(crate) fn aggregate(
+			task: TaskId,
+			round: RoundIndex,
+			info: &TaskInfoOf<T>,
+			ranked: &[ContributionOf<T>],
+		) -> (Option<AggregateRecord<T>>, u32) {
+			let weighted: Vec<(&ContributionOf<T>, u32)> = ranked
+				.iter()
+				.take(info.aggregation.top as usize)
+				.map(|c| {
+					let weight = match info.aggregation.weighting {
+						Weighting::Equal => 1,
+						Weighting::Score => c.score.max(1),
+					};
+					(c, weight)
+				})
+				.collect();
+			let terms: Vec<(Commitment, u64)> =
+				weighted.iter().map(|(c, w)| (c.commitment, u64::from(*w))).collect();
+			let count = terms.len() as u32;
+			let commitment = match commitment::aggregate(&terms, &info.zero_commitment) {
+				Ok(c) => c,
+				Err(e) => {
+					log::warn!(
+						target: LOG_TARGET,
+						"task {task} round {round}: no aggregate ({}); nobody can publish",
+						e.as_str()
+					);
+					return (None, count);
+				},
+			};
+			let total_weight = terms.iter().map(|(_, w)| *w).fold(0u64, u64::saturating_add);
+			let included: BoundedVec<(T::AccountId, u32), T::MaxContributors> = BoundedVec::truncate_from(
+				weighted.iter().map(|(c, w)| (c.who.clone(), *w)).collect::<Vec<_>>(),
+			);
+			Self::deposit_event(Event::AggregateComputed {
+				task,
+				round,
+				commitment,
+				included: included.to_vec(),
+				total_weight,
+			});
+			(Some(AggregateRecord { commitment, included, total_weight }), count)
+		}
+
+		/// Settles the task's pending publication, if it is of a round before `round`, with
+		/// the commits of `round` (whose commit window just closed): counts the acks of the
+		/// aggregate's contributors. A strict majority naming the publisher pays it the
+		/// aggregator's reward; otherwise it is penalised, and an account a strict majority
+		/// named instead (which did serve the model) is paid.
+		pub(crate) fn settle(task: TaskId, round: RoundIndex) -> Weight {
+			let db = T::DbWeight::get();
+			let Some(pending) = PendingPublications::<T>::get(task).filter(|p| p.round < round) else {
+				return db.reads(1);
+			};
+			PendingPublications::<T>::remove(task);
+			// Acks per named account, of included contributors only.
+			let mut named: Vec<(T::AccountId, u32)> = Vec::new();
+			let mut commits: u32 = 0;
+			for (who, record) in Commits::<T>::iter_prefix((task, round)) {
+				commits = commits.saturating_add(1);
+				let Some(ack) = record.ack else { continue };
+				if !pending.included.contains(&who) {
+					continue;
+				}
+				match named.iter_mut().find(|(a, _)| *a == ack) {
+					Some((_, n)) => *n = n.saturating_add(1),
+					None => named.push((ack, 1)),
+				}
+			}
+			let of = pending.included.len() as u32;
+			let majority = |n: u32| n.saturating_mul(2) > of;
+			let acks = named.iter().find(|(a, _)| *a == pending.by).map_or(0, |(_, n)| *n);
+			let paid = if majority(acks) {
+				Self::pay(task, pending.round, &pending.by, pending.reward);
+				Self::deposit_event(Event::AggregationConfirmed {
+					task,
+					round: pending.round,
+					by: pending.by.clone(),
+					acks,
+					of,
+				});
+				Some(pending.by.clone())
+			} else {
+				if let Some(mut worker) = Workers::<T>::get(&pending.by) {
+					let amount = Self::slash(&pending.by, T::AggregatorPenalty::get() * worker.deposit);
+					worker.deposit = worker.deposit.saturating_sub(amount);
+					Workers::<T>::insert(&pending.by, worker);
+					Self::deposit_event(Event::WorkerSlashed {
+						who: pending.by.clone(),
+						amount,
+						reason: SlashReason::UnconfirmedAggregation,
+					});
+				}
+				// At most one account has a strict majority; never the publisher here.
+				let served_by = named.into_iter().find(|(_, n)| majority(*n)).map(|(a, _)| a);
+				if let Some(server) = &served_by {
+					Self::pay(task, pending.round, server, pending.reward);
+				}
+				Self::deposit_event(Event::AggregationUnconfirmed {
+					task,
+					round: pending.round,
+					by: pending.by.clone(),
+					acks,
+					of,
+					served_by: served_by.clone(),
+				});
+				served_by
+			};
+			Elections::<T>::mutate((task, pending.round), |record| {
+				if let Some(record) = record {
+					record.settlement = Some(Settlement { acks, of, paid });
+				}
+			});
+			T::WeightInfo::settle(commits)
 		}
 
 		/// Pays each contributor its share of the round reward (the part left after the
@@ -1068,11 +1411,15 @@ pub mod pallet {
 			now: BlockNumberFor<T>,
 		) -> Weight {
 			let key = (task, round.index);
-			let ranking = Elections::<T>::get(key).map(|r| r.ranking).unwrap_or_default();
+			let (ranking, publishable) = Elections::<T>::get(key)
+				.map(|r| (r.ranking, r.aggregate.is_some()))
+				.unwrap_or_default();
 			let next_turn = turn.saturating_add(1);
 			let next = ranking.get(next_turn as usize).map(|(a, _)| a.clone());
 			if let Some((missed, _)) = ranking.get(turn as usize) {
-				if let Some(mut worker) = Workers::<T>::get(missed) {
+				// Without an aggregate nobody could publish: the turn passes unpunished.
+				let penalised = if publishable { Workers::<T>::get(missed) } else { None };
+				if let Some(mut worker) = penalised {
 					let amount = Self::slash(missed, T::AggregatorPenalty::get() * worker.deposit);
 					worker.deposit = worker.deposit.saturating_sub(amount);
 					Workers::<T>::insert(missed, worker);

@@ -1,7 +1,14 @@
 //! Tests of the ZKPoT pallet in the mock runtime, with real ezkl proofs
 //! (`fixtures/digits`, made by `fixtures/generate.py`) verified by the native verifier.
+//!
+//! The fixtures' layout, the zero-model commitment and the aggregates ezkl computed come
+//! from `fixtures/digits/meta.json`, so the tests follow the fixtures when they are
+//! regenerated.
 
 use crate::{mock::*, *};
+use ark_bn254::{Fr, G1Projective};
+use ark_ec::{CurveGroup, PrimeGroup};
+use ark_ff::{BigInteger, PrimeField};
 use codec::{Decode, Encode};
 use frame_support::{
 	assert_noop, assert_ok,
@@ -10,8 +17,65 @@ use frame_support::{
 	BoundedVec,
 };
 use sp_runtime::{testing::UintAuthorityId, DispatchError};
+use std::path::PathBuf;
+use zkpot_verifier::commitment;
 
 const VKA: &[u8] = include_bytes!("../fixtures/digits/vka.bin");
+
+fn fixtures_dir() -> PathBuf {
+	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/digits")
+}
+
+fn meta() -> serde_json::Value {
+	let path = fixtures_dir().join("meta.json");
+	serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The fixtures' layout (`meta.json` `layout`: `num_instances`, `score_index`,
+/// `commitment_offset`).
+fn layout() -> InstanceLayout {
+	let l = &meta()["layout"];
+	let get = |k: &str| l[k].as_u64().unwrap_or_else(|| panic!("fixtures/digits/meta.json has no layout.{k}")) as u32;
+	InstanceLayout {
+		num_instances: get("num_instances"),
+		score_index: get("score_index"),
+		commitment_offset: get("commitment_offset"),
+	}
+}
+
+fn hex(s: &str) -> Vec<u8> {
+	let s = s.strip_prefix("0x").unwrap_or(s);
+	(0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn hex64(s: &str) -> Commitment {
+	hex(s).try_into().unwrap_or_else(|_| panic!("{s} is not 64 bytes"))
+}
+
+/// `k·G`, encoded with arkworks directly (independently of the verifier's encoding).
+fn point_fr(k: Fr) -> Commitment {
+	let p = (G1Projective::generator() * k).into_affine();
+	let mut out = [0u8; 64];
+	out[..32].copy_from_slice(&p.x.into_bigint().to_bytes_be());
+	out[32..].copy_from_slice(&p.y.into_bigint().to_bytes_be());
+	out
+}
+
+fn point(k: u64) -> Commitment {
+	point_fr(Fr::from(k))
+}
+
+/// `k` of the zero-model commitment the tests use with commitments `k·G`.
+const Z: u64 = 1_000_003;
+
+/// The zero-model commitment of the fixture task (`meta.json` `zero_commitment`).
+fn zero_commitment() -> Commitment {
+	hex64(
+		meta()["zero_commitment"]
+			.as_str()
+			.expect("fixtures/digits/meta.json must give zero_commitment (C0) as 0x + 128 hex digits"),
+	)
+}
 
 /// A real proof of the fixture task: name in `fixtures/digits`.
 struct Fixture {
@@ -20,49 +84,53 @@ struct Fixture {
 }
 
 fn fixture(name: &str) -> Fixture {
-	let (proof, instances): (&[u8], &[u8]) = match name {
-		"w0" => (include_bytes!("../fixtures/digits/w0.proof"), include_bytes!("../fixtures/digits/w0.instances")),
-		"w1" => (include_bytes!("../fixtures/digits/w1.proof"), include_bytes!("../fixtures/digits/w1.instances")),
-		"w2" => (include_bytes!("../fixtures/digits/w2.proof"), include_bytes!("../fixtures/digits/w2.instances")),
-		"w3" => (include_bytes!("../fixtures/digits/w3.proof"), include_bytes!("../fixtures/digits/w3.instances")),
-		"w4" => (include_bytes!("../fixtures/digits/w4.proof"), include_bytes!("../fixtures/digits/w4.instances")),
-		"w5" => (include_bytes!("../fixtures/digits/w5.proof"), include_bytes!("../fixtures/digits/w5.instances")),
-		"weak" => (include_bytes!("../fixtures/digits/weak.proof"), include_bytes!("../fixtures/digits/weak.instances")),
-		other => panic!("no fixture {other}"),
+	let read = |ext: &str| {
+		let path = fixtures_dir().join(format!("{name}.{ext}"));
+		std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 	};
-	Fixture {
-		proof: proof.to_vec(),
-		instances: instances.chunks(32).map(|c| c.try_into().unwrap()).collect(),
-	}
+	let instances = read("instances");
+	Fixture { proof: read("proof"), instances: instances.chunks(32).map(|c| c.try_into().unwrap()).collect() }
 }
 
 impl Fixture {
 	fn score(&self) -> u32 {
-		u32::from_be_bytes(self.instances[1][28..].try_into().unwrap())
+		u32::from_be_bytes(self.instances[layout().score_index as usize][28..].try_into().unwrap())
 	}
-	fn commitment(&self) -> [u8; 32] {
-		self.instances[0]
+	fn commitment(&self) -> Commitment {
+		commitment::from_proof(&self.proof, layout().commitment_offset as usize).unwrap()
 	}
 }
 
 const TASK: TaskId = 0;
 const MIN_SCORE: u32 = 24;
 const TIMING: RoundTiming = RoundTiming { commit_blocks: 3, reveal_blocks: 3, aggregation_blocks: 2 };
+/// Every contribution, weight 1 each.
+const ALL_EQUAL: AggregationRule = AggregationRule { top: 16, weighting: Weighting::Equal, min_included_percent: 100 };
 
-fn model(byte: u8) -> ModelRefOf<Test> {
-	ModelRef { commitment: [byte; 32], uri: b"http://127.0.0.1/model".to_vec().try_into().unwrap() }
+fn uri(byte: u8) -> BoundedVec<u8, <Test as Config>::MaxUriLen> {
+	format!("http://127.0.0.1/model/{byte}").into_bytes().try_into().unwrap()
 }
 
-fn register_task() {
+fn initial_model() -> ModelRefOf<Test> {
+	ModelRef { commitment: point(0xaa), uri: uri(0xaa) }
+}
+
+fn register_task_with(aggregation: AggregationRule, zero: Commitment) {
 	assert_ok!(Zkpot::register_task(
 		RuntimeOrigin::root(),
 		VKA.to_vec().try_into().unwrap(),
 		ArtifactHashes { onnx: [1; 32], settings: [2; 32], test_set: [3; 32] },
-		InstanceLayout { num_instances: 2, commitment_index: 0, score_index: 1 },
+		layout(),
 		MIN_SCORE,
-		model(0xaa),
+		initial_model(),
+		zero,
+		aggregation,
 		TIMING,
 	));
+}
+
+fn register_task() {
+	register_task_with(ALL_EQUAL, zero_commitment());
 }
 
 /// Registers `who` as a worker with session keys.
@@ -85,10 +153,26 @@ fn run_to_election() {
 	run_to_block(round().reveal_end);
 }
 
-fn commit(who: u64, f: &Fixture) {
+/// Runs to the first block of the next round (after a publication or a close).
+fn run_to_next_round() {
+	run_to_block(System::block_number() + 1);
+	assert_eq!(round().phase, RoundPhase::Commit);
+}
+
+fn commit_ack(who: u64, f: &Fixture, ack: Option<u64>) {
 	let r = round().index;
 	let digest = Zkpot::digest(&who, TASK, r, &f.proof, &f.instances);
-	assert_ok!(Zkpot::commit(RuntimeOrigin::signed(who), TASK, r, digest));
+	assert_ok!(Zkpot::commit(RuntimeOrigin::signed(who), TASK, r, digest, ack));
+}
+
+fn commit(who: u64, f: &Fixture) {
+	commit_ack(who, f, None);
+}
+
+/// A commit that is never revealed, only to ack the global model.
+fn ack_only(who: u64, ack: Option<u64>) {
+	let r = round().index;
+	assert_ok!(Zkpot::commit(RuntimeOrigin::signed(who), TASK, r, [who as u8; 32], ack));
 }
 
 fn reveal(who: u64, f: &Fixture) -> frame_support::dispatch::DispatchResultWithPostInfo {
@@ -99,6 +183,22 @@ fn reveal(who: u64, f: &Fixture) -> frame_support::dispatch::DispatchResultWithP
 		f.proof.clone().try_into().unwrap(),
 		f.instances.clone().try_into().unwrap(),
 	)
+}
+
+/// Publishes the whole aggregated set of round `r`.
+fn publish(who: u64, r: RoundIndex, byte: u8) -> frame_support::dispatch::DispatchResult {
+	let all: Vec<u64> = Elections::<Test>::get((TASK, r))
+		.and_then(|e| e.aggregate)
+		.map(|a| a.included.iter().map(|(w, _)| *w).collect())
+		.unwrap_or_default();
+	publish_set(who, r, byte, &all)
+}
+
+/// Publishes the sum over `included` only.
+fn publish_set(who: u64, r: RoundIndex, byte: u8, included: &[u64]) -> frame_support::dispatch::DispatchResult {
+	Zkpot::publish_model(RuntimeOrigin::signed(who), TASK, r, uri(byte), included.to_vec().try_into().unwrap())
+		.map(|_| ())
+		.map_err(|e| e.error)
 }
 
 fn zkpot_events() -> Vec<Event<Test>> {
@@ -116,15 +216,29 @@ fn setup_round_one() {
 	assert_eq!(round().phase, RoundPhase::Commit);
 }
 
+fn record(r: RoundIndex) -> ElectionRecordOf<Test> {
+	Elections::<Test>::get((TASK, r)).unwrap()
+}
+
+fn aggregate_of(r: RoundIndex) -> AggregateRecord<Test> {
+	record(r).aggregate.expect("the election computed an aggregate")
+}
+
 #[test]
 fn fixtures_are_what_the_tests_assume() {
+	let meta = meta();
 	for name in ["w0", "w1", "w2", "w3", "w4", "w5"] {
 		assert!(fixture(name).score() >= MIN_SCORE, "{name}");
 	}
 	assert!(fixture("weak").score() < MIN_SCORE);
-	let commitments: std::collections::BTreeSet<_> =
-		["w0", "w1", "w2", "w3", "w4", "w5", "weak"].iter().map(|n| fixture(n).commitment()).collect();
+	let all = ["w0", "w1", "w2", "w3", "w4", "w5", "weak"];
+	let commitments: std::collections::BTreeSet<_> = all.iter().map(|n| fixture(n).commitment()).collect();
 	assert_eq!(commitments.len(), 7);
+	for name in all {
+		let f = fixture(name);
+		assert_eq!(f.instances.len() as u32, layout().num_instances, "{name}");
+		assert_eq!(meta["proofs"][name]["score"].as_u64(), Some(f.score() as u64), "{name}");
+	}
 }
 
 #[test]
@@ -149,12 +263,12 @@ fn happy_path_over_several_rounds() {
 		// Ranked by score, then reveal block (all equal here), then account.
 		let mut expected: Vec<(u64, u32)> = proofs.iter().map(|(w, f)| (*w, f.score())).collect();
 		expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-		let record = Elections::<Test>::get((TASK, 1)).unwrap();
-		assert_eq!(record.ranking.to_vec(), expected);
+		let record1 = record(1);
+		assert_eq!(record1.ranking.to_vec(), expected);
 		let leader = expected[0].0;
 		let authors: Vec<u64> = expected.iter().take(3).map(|(w, _)| *w).collect();
-		assert_eq!(record.authors.to_vec(), authors);
-		assert_eq!(record.outcome, ElectionOutcome::AuthorsQueued);
+		assert_eq!(record1.authors.to_vec(), authors);
+		assert_eq!(record1.outcome, ElectionOutcome::AuthorsQueued);
 		assert!(zkpot_events().contains(&Event::LeaderElected {
 			task: TASK,
 			round: 1,
@@ -169,44 +283,51 @@ fn happy_path_over_several_rounds() {
 			assert_eq!(Balances::free_balance(who) - before[i], 800 * score / total);
 		}
 
-		// The leader publishes; the next round trains from the new model.
-		assert_noop!(
-			Zkpot::publish_model(RuntimeOrigin::signed(expected[1].0), TASK, 1, model(0xbb)),
-			Error::<Test>::NotAggregator
-		);
+		// The chain aggregated the four proofs' commitments, equal weights.
+		let agg = aggregate_of(1);
+		let terms: Vec<(Commitment, u64)> =
+			expected.iter().map(|(w, _)| (proofs[*w as usize - 1].1.commitment(), 1)).collect();
+		assert_eq!(agg.commitment, commitment::aggregate(&terms, &zero_commitment()).unwrap());
+		assert_eq!(agg.included.to_vec(), expected.iter().map(|(w, _)| (*w, 1)).collect::<Vec<_>>());
+		assert_eq!(agg.total_weight, 4);
+
+		// The leader publishes the URI; the aggregate becomes the global model.
+		assert_noop!(publish(expected[1].0, 1, 0xbb), Error::<Test>::NotAggregator);
 		let leader_before = Balances::free_balance(leader);
-		assert_ok!(Zkpot::publish_model(RuntimeOrigin::signed(leader), TASK, 1, model(0xbb)));
-		assert_eq!(Balances::free_balance(leader) - leader_before, record.aggregator_reward);
-		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model, model(0xbb));
+		assert_ok!(publish(leader, 1, 0xbb));
+		let a1 = ModelRef { commitment: agg.commitment, uri: uri(0xbb) };
+		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model, a1);
+		assert_eq!(record(1).published.unwrap().model, a1);
+		assert_eq!(Balances::free_balance(leader), leader_before, "paid only on settlement");
 		assert!(matches!(round().phase, RoundPhase::Closed { .. }));
 
-		// Round 2 opens in the next block with the published model as its base.
-		run_to_block(System::block_number() + 1);
+		// Round 2 opens in the next block with the aggregate as its base.
+		run_to_next_round();
 		assert_eq!(round().index, 2);
-		assert_eq!(round().base_model, [0xbb; 32]);
+		assert_eq!(round().base_model, agg.commitment);
+		// Three of the four included contributors got the model from the leader.
 		let second = [(1, fixture("w4")), (2, fixture("w5"))];
 		for (who, f) in second.iter() {
-			commit(*who, f);
+			commit_ack(*who, f, Some(leader));
 		}
+		ack_only(3, Some(leader));
 		run_to_reveal();
+		assert_eq!(Balances::free_balance(leader) - leader_before, record1.aggregator_reward);
+		assert!(zkpot_events().contains(&Event::AggregationConfirmed { task: TASK, round: 1, by: leader, acks: 3, of: 4 }));
+		assert_eq!(record(1).settlement, Some(Settlement { acks: 3, of: 4, paid: Some(leader) }));
 		for (who, f) in second.iter() {
 			assert_ok!(reveal(*who, f));
 		}
 		run_to_election();
-		let record = Elections::<Test>::get((TASK, 2)).unwrap();
-		assert_eq!(record.ranking.len(), 2);
-		assert_ok!(Zkpot::publish_model(
-			RuntimeOrigin::signed(record.ranking[0].0),
-			TASK,
-			2,
-			model(0xcc)
-		));
-		run_to_block(System::block_number() + 1);
+		let record2 = record(2);
+		assert_eq!(record2.ranking.len(), 2);
+		assert_ok!(publish(record2.ranking[0].0, 2, 0xcc));
+		run_to_next_round();
 		assert_eq!(round().index, 3);
-		assert_eq!(round().base_model, [0xcc; 32]);
+		assert_eq!(round().base_model, aggregate_of(2).commitment);
 
 		// Round 2's authors (the last election) author the session after the next.
-		let mut want: Vec<u64> = record.authors.to_vec();
+		let mut want: Vec<u64> = record2.authors.to_vec();
 		want.sort();
 		run_to_block(System::block_number() + 2 * SESSION_PERIOD);
 		let mut validators = Session::validators();
@@ -259,8 +380,8 @@ fn a_proof_from_an_earlier_round_cannot_be_replayed() {
 		run_to_reveal();
 		assert_ok!(reveal(1, &f));
 		run_to_election();
-		assert_ok!(Zkpot::publish_model(RuntimeOrigin::signed(1), TASK, 1, model(1)));
-		run_to_block(System::block_number() + 1);
+		assert_ok!(publish(1, 1, 1));
+		run_to_next_round();
 		assert_eq!(round().index, 2);
 		commit(2, &f);
 		run_to_reveal();
@@ -282,7 +403,7 @@ fn commits_only_in_the_commit_window_and_reveals_only_in_the_reveal_window() {
 		let g = fixture("w1");
 		let digest = Zkpot::digest(&2, TASK, 1, &g.proof, &g.instances);
 		assert_noop!(
-			Zkpot::commit(RuntimeOrigin::signed(2), TASK, 1, digest),
+			Zkpot::commit(RuntimeOrigin::signed(2), TASK, 1, digest, None),
 			Error::<Test>::NotCommitPhase
 		);
 		run_to_election();
@@ -299,7 +420,7 @@ fn one_commit_and_one_reveal_per_worker_and_round() {
 		commit(1, &f);
 		let digest = Zkpot::digest(&1, TASK, 1, &f.proof, &f.instances);
 		assert_noop!(
-			Zkpot::commit(RuntimeOrigin::signed(1), TASK, 1, digest),
+			Zkpot::commit(RuntimeOrigin::signed(1), TASK, 1, digest, Some(2)),
 			Error::<Test>::AlreadyCommitted
 		);
 		run_to_reveal();
@@ -309,15 +430,29 @@ fn one_commit_and_one_reveal_per_worker_and_round() {
 }
 
 #[test]
+fn the_ack_is_stored_with_the_commit() {
+	new_test_ext().execute_with(|| {
+		setup_round_one();
+		worker(1);
+		worker(2);
+		commit_ack(1, &fixture("w0"), Some(7));
+		commit(2, &fixture("w1"));
+		assert_eq!(Commits::<Test>::get((TASK, 1), 1).unwrap().ack, Some(7));
+		assert_eq!(Commits::<Test>::get((TASK, 1), 2).unwrap().ack, None);
+	});
+}
+
+#[test]
 fn unregistered_accounts_wrong_tasks_and_wrong_rounds_are_refused() {
 	new_test_ext().execute_with(|| {
 		setup_round_one();
 		let f = fixture("w0");
-		assert_noop!(Zkpot::commit(RuntimeOrigin::signed(5), TASK, 1, [0; 32]), Error::<Test>::NotWorker);
+		let c = |who, task, r| Zkpot::commit(RuntimeOrigin::signed(who), task, r, [0; 32], None);
+		assert_noop!(c(5, TASK, 1), Error::<Test>::NotWorker);
 		worker(1);
-		assert_noop!(Zkpot::commit(RuntimeOrigin::signed(1), 7, 1, [0; 32]), Error::<Test>::TaskNotFound);
-		assert_noop!(Zkpot::commit(RuntimeOrigin::signed(1), TASK, 2, [0; 32]), Error::<Test>::WrongRound);
-		assert_noop!(Zkpot::commit(RuntimeOrigin::signed(1), TASK, 0, [0; 32]), Error::<Test>::WrongRound);
+		assert_noop!(c(1, 7, 1), Error::<Test>::TaskNotFound);
+		assert_noop!(c(1, TASK, 2), Error::<Test>::WrongRound);
+		assert_noop!(c(1, TASK, 0), Error::<Test>::WrongRound);
 		commit(1, &f);
 		run_to_reveal();
 		assert_noop!(
@@ -385,7 +520,8 @@ fn tampered_proofs_are_rejected_pay_full_weight_and_repeated_ones_cost_deposit()
 		run_to_election();
 		run_to_block(System::block_number() + 1);
 		let mut g = fixture("w1");
-		g.instances[1][31] = g.instances[1][31].wrapping_add(1);
+		let s = layout().score_index as usize;
+		g.instances[s][31] = g.instances[s][31].wrapping_add(1);
 		commit(1, &g);
 		run_to_reveal();
 		assert_ok!(reveal(1, &g));
@@ -429,6 +565,60 @@ fn an_accepted_reveal_is_refunded_down_to_its_tasks_verification_cost() {
 	});
 }
 
+#[test]
+fn a_commitment_that_is_no_g1_point_is_refused_and_leaves_the_reveal_unused() {
+	new_test_ext().execute_with(|| {
+		setup_round_one();
+		for w in 1..=3 {
+			worker(w);
+		}
+		// The identity where the commitment is.
+		let mut zeroed = fixture("w0");
+		let at = layout().commitment_offset as usize;
+		zeroed.proof[at..at + 64].fill(0);
+		// Off the curve: y + 1.
+		let mut off = fixture("w1");
+		off.proof[at + 63] ^= 1;
+		// Too short to hold a commitment.
+		let short = Fixture { proof: vec![1; 16], instances: fixture("w2").instances };
+		commit(1, &zeroed);
+		commit(2, &off);
+		commit(3, &short);
+		run_to_reveal();
+		for (who, f) in [(1, &zeroed), (2, &off), (3, &short)] {
+			assert_noop!(reveal(who, f), Error::<Test>::InvalidCommitment);
+			assert!(!Commits::<Test>::get((TASK, 1), who).unwrap().revealed);
+		}
+		assert_eq!(Workers::<Test>::get(1).unwrap().invalid_proofs, 0);
+	});
+}
+
+#[test]
+fn the_commitment_is_read_at_the_layouts_offset() {
+	new_test_ext().execute_with(|| {
+		// The same proofs with the commitment taken 32 bytes later (y of the first point,
+		// x of the second): not a point.
+		let shifted = InstanceLayout { commitment_offset: layout().commitment_offset + 32, ..layout() };
+		assert_ok!(Zkpot::register_task(
+			RuntimeOrigin::root(),
+			VKA.to_vec().try_into().unwrap(),
+			ArtifactHashes { onnx: [1; 32], settings: [2; 32], test_set: [3; 32] },
+			shifted,
+			MIN_SCORE,
+			initial_model(),
+			zero_commitment(),
+			ALL_EQUAL,
+			TIMING,
+		));
+		run_to_block(2);
+		worker(1);
+		let f = fixture("w0");
+		commit(1, &f);
+		run_to_reveal();
+		assert_noop!(reveal(1, &f), Error::<Test>::InvalidCommitment);
+	});
+}
+
 /// A `Zkpot::reveal` call as the chain receives it: pallet index, call index, arguments.
 fn encoded_reveal(proof_len: usize, instances: usize) -> Vec<u8> {
 	let mut call = vec![3u8, 5u8]; // Zkpot's index in the mock runtime, `reveal`'s call index
@@ -458,7 +648,7 @@ fn wrong_instance_counts_and_out_of_range_scores_are_refused_before_verification
 		f.instances.push([0; 32]);
 		commit(1, &f);
 		let mut g = fixture("w1");
-		g.instances[1][0] = 1; // far beyond any number of samples
+		g.instances[layout().score_index as usize][0] = 1; // far beyond any number of samples
 		commit(2, &g);
 		run_to_reveal();
 		assert_noop!(reveal(1, &f), Error::<Test>::WrongInstanceCount);
@@ -502,7 +692,7 @@ fn elected_accounts_without_session_keys_are_skipped() {
 		assert_ok!(reveal(1, &a));
 		assert_ok!(reveal(2, &b));
 		run_to_election();
-		let record = Elections::<Test>::get((TASK, 1)).unwrap();
+		let record = record(1);
 		assert_eq!(record.ranking[0].0, 1); // still the leader, who aggregates
 		assert_eq!(record.authors.to_vec(), vec![2]);
 	});
@@ -517,7 +707,7 @@ fn with_no_eligible_author_the_set_is_kept() {
 		run_to_reveal();
 		assert_ok!(reveal(1, &fixture("w0")));
 		run_to_election();
-		let record = Elections::<Test>::get((TASK, 1)).unwrap();
+		let record = record(1);
 		assert_eq!(record.outcome, ElectionOutcome::AuthorSetKept(KeptReason::NoEligibleAuthor));
 		assert!(QueuedAuthors::<Test>::get().is_none());
 		run_to_block(System::block_number() + 2 * SESSION_PERIOD);
@@ -559,12 +749,11 @@ fn a_leader_that_never_publishes_is_penalised_and_the_next_in_rank_publishes() {
 			next: Some(2)
 		}));
 		assert_eq!(Balances::reserved_balance(1), 50);
-		assert_noop!(
-			Zkpot::publish_model(RuntimeOrigin::signed(1), TASK, 1, model(9)),
-			Error::<Test>::NotAggregator
-		);
-		assert_ok!(Zkpot::publish_model(RuntimeOrigin::signed(2), TASK, 1, model(9)));
-		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model, model(9));
+		assert_noop!(publish(1, 1, 9), Error::<Test>::NotAggregator);
+		assert_ok!(publish(2, 1, 9));
+		let global = Tasks::<Test>::get(TASK).unwrap().global_model;
+		assert_eq!(global, ModelRef { commitment: aggregate_of(1).commitment, uri: uri(9) });
+		assert_eq!(PendingPublications::<Test>::get(TASK).unwrap().by, 2);
 	});
 }
 
@@ -579,21 +768,31 @@ fn when_nobody_publishes_the_round_closes_with_the_old_model() {
 		run_to_election();
 		run_to_block(System::block_number() + TIMING.aggregation_blocks as u64);
 		assert!(zkpot_events().contains(&Event::RoundClosed { task: TASK, round: 1, published: false }));
-		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model, model(0xaa));
-		run_to_block(System::block_number() + 1);
+		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model, initial_model());
+		assert!(PendingPublications::<Test>::get(TASK).is_none());
+		run_to_next_round();
 		assert_eq!(round().index, 2);
-		assert_eq!(round().base_model, [0xaa; 32]);
+		assert_eq!(round().base_model, initial_model().commitment);
 	});
 }
 
 /// Puts contributions in storage as reveals would, for election tests independent of
-/// which scores the fixtures happen to have.
+/// which scores the fixtures happen to have. Commitment of `who`: `(10 + who)·G`.
 fn contribute(who: u64, score: u32, block: u64) {
-	let mut c = [0u8; 32];
-	c[..8].copy_from_slice(&who.to_le_bytes());
 	Contributions::<Test>::mutate((TASK, 1), |l| {
-		l.try_push(Contribution { who, commitment: c, score, revealed_at: block }).unwrap()
+		l.try_push(Contribution { who, commitment: point(10 + who), score, revealed_at: block }).unwrap()
 	});
+}
+
+/// `(Σ wᵢkᵢ − (W − 1)·Z)·G` for contributions `(who, weight)` made by [`contribute`].
+fn expected_aggregate(terms: &[(u64, u64)]) -> Commitment {
+	let mut k = Fr::from(0u64);
+	let mut total = Fr::from(0u64);
+	for (who, w) in terms {
+		k += Fr::from(10 + who) * Fr::from(*w);
+		total += Fr::from(*w);
+	}
+	point_fr(k - (total - Fr::from(1u64)) * Fr::from(Z))
 }
 
 #[test]
@@ -610,12 +809,324 @@ fn election_order_is_score_then_earlier_reveal_then_account() {
 		contribute(2, 29, 4);
 		contribute(1, 31, 6);
 		run_to_election();
-		let record = Elections::<Test>::get((TASK, 1)).unwrap();
+		let record = record(1);
 		assert_eq!(
 			record.ranking.to_vec(),
 			vec![(1, 31), (5, 31), (4, 30), (3, 30), (6, 30), (2, 29)]
 		);
 		assert_eq!(record.authors.to_vec(), vec![1, 5, 4]); // K = 3
+	});
+}
+
+#[test]
+fn the_election_aggregates_with_equal_weights() {
+	new_test_ext().execute_with(|| {
+		register_task_with(ALL_EQUAL, point(Z));
+		run_to_block(2);
+		for w in 1..=3 {
+			worker(w);
+		}
+		contribute(1, 31, 4);
+		contribute(2, 29, 4);
+		contribute(3, 30, 4);
+		run_to_election();
+		let agg = aggregate_of(1);
+		// (11 + 12 + 13 − 2Z)·G, by rank.
+		assert_eq!(agg.commitment, expected_aggregate(&[(1, 1), (2, 1), (3, 1)]));
+		let direct = commitment::aggregate(&[(point(11), 1), (point(13), 1), (point(12), 1)], &point(Z)).unwrap();
+		assert_eq!(agg.commitment, direct);
+		assert_eq!(agg.included.to_vec(), vec![(1, 1), (3, 1), (2, 1)]);
+		assert_eq!(agg.total_weight, 3);
+		assert!(zkpot_events().contains(&Event::AggregateComputed {
+			task: TASK,
+			round: 1,
+			commitment: agg.commitment,
+			included: vec![(1, 1), (3, 1), (2, 1)],
+			total_weight: 3,
+		}));
+	});
+}
+
+#[test]
+fn the_election_aggregates_with_score_weights_and_a_zero_score_weighs_one() {
+	new_test_ext().execute_with(|| {
+		register_task_with(AggregationRule { top: 16, weighting: Weighting::Score, min_included_percent: 100 }, point(Z));
+		run_to_block(2);
+		Tasks::<Test>::mutate(TASK, |t| t.as_mut().unwrap().min_score = 0);
+		for w in 1..=3 {
+			worker(w);
+		}
+		contribute(1, 31, 4);
+		contribute(2, 0, 4);
+		contribute(3, 30, 4);
+		run_to_election();
+		let agg = aggregate_of(1);
+		assert_eq!(agg.included.to_vec(), vec![(1, 31), (3, 30), (2, 1)]);
+		assert_eq!(agg.total_weight, 62);
+		assert_eq!(agg.commitment, expected_aggregate(&[(1, 31), (3, 30), (2, 1)]));
+		let direct =
+			commitment::aggregate(&[(point(11), 31), (point(13), 30), (point(12), 1)], &point(Z)).unwrap();
+		assert_eq!(agg.commitment, direct);
+	});
+}
+
+#[test]
+fn only_the_top_ranked_contributions_are_aggregated() {
+	new_test_ext().execute_with(|| {
+		register_task_with(AggregationRule { top: 2, weighting: Weighting::Equal, min_included_percent: 100 }, point(Z));
+		run_to_block(2);
+		for w in 1..=4 {
+			worker(w);
+		}
+		contribute(1, 28, 4);
+		contribute(2, 31, 4);
+		contribute(3, 30, 4);
+		contribute(4, 31, 5);
+		run_to_election();
+		let record = record(1);
+		assert_eq!(record.ranking.to_vec(), vec![(2, 31), (4, 31), (3, 30), (1, 28)]);
+		let agg = record.aggregate.unwrap();
+		assert_eq!(agg.included.to_vec(), vec![(2, 1), (4, 1)]);
+		assert_eq!(agg.total_weight, 2);
+		// C(a) + C(b) − C₀.
+		assert_eq!(agg.commitment, point_fr(Fr::from(12u64) + Fr::from(14u64) - Fr::from(Z)));
+		assert_ok!(publish(2, 1, 1));
+		assert_eq!(PendingPublications::<Test>::get(TASK).unwrap().included.to_vec(), vec![2, 4]);
+	});
+}
+
+#[test]
+fn an_aggregate_at_infinity_cannot_be_published_and_its_turns_pass_unpunished() {
+	new_test_ext().execute_with(|| {
+		// C₀ = C₁ + C₂, so C₁ + C₂ − C₀ is the identity.
+		register_task_with(ALL_EQUAL, point(11 + 12));
+		run_to_block(2);
+		worker(1);
+		worker(2);
+		contribute(1, 31, 4);
+		contribute(2, 30, 4);
+		run_to_election();
+		let record = record(1);
+		assert!(record.aggregate.is_none());
+		assert!(!zkpot_events().iter().any(|e| matches!(e, Event::AggregateComputed { .. })));
+		assert_noop!(publish(1, 1, 1), Error::<Test>::NotAggregationPhase);
+		run_to_block(System::block_number() + 2 * TIMING.aggregation_blocks as u64);
+		assert!(zkpot_events().contains(&Event::RoundClosed { task: TASK, round: 1, published: false }));
+		assert_eq!(Balances::reserved_balance(1), 100);
+		assert_eq!(Balances::reserved_balance(2), 100);
+	});
+}
+
+#[test]
+fn a_publisher_may_leave_out_contributions_down_to_the_tasks_minimum() {
+	new_test_ext().execute_with(|| {
+		register_task_with(
+			AggregationRule { top: 16, weighting: Weighting::Score, min_included_percent: 67 },
+			point(Z),
+		);
+		run_to_block(2);
+		for w in 1..=4 {
+			worker(w);
+		}
+		contribute(1, 31, 4);
+		contribute(2, 30, 4);
+		contribute(3, 29, 4);
+		contribute(4, 28, 4);
+		run_to_election();
+		let elected = aggregate_of(1);
+		// Names outside the aggregate, or twice, are refused; so is keeping under 67 %.
+		assert_noop!(publish_set(1, 1, 1, &[1, 2, 5]), Error::<Test>::NotAggregated);
+		assert_noop!(publish_set(1, 1, 1, &[1, 2, 2]), Error::<Test>::NotAggregated);
+		assert_noop!(publish_set(1, 1, 1, &[1, 2]), Error::<Test>::TooFewIncluded);
+		assert_noop!(publish_set(1, 1, 1, &[]), Error::<Test>::TooFewIncluded);
+		// Three of four (75 %): the chain recomputes A over exactly those three.
+		assert_ok!(publish_set(1, 1, 0xbb, &[4, 1, 2]));
+		let record = record(1);
+		let agg = record.aggregate.clone().unwrap();
+		assert_eq!(agg.included.to_vec(), vec![(1, 31), (2, 30), (4, 28)]);
+		assert_eq!(agg.total_weight, 89);
+		assert_eq!(agg.commitment, expected_aggregate(&[(1, 31), (2, 30), (4, 28)]));
+		assert_ne!(agg.commitment, elected.commitment);
+		assert_eq!(record.left_out.to_vec(), vec![3]);
+		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model.commitment, agg.commitment);
+		assert!(zkpot_events().contains(&Event::GlobalModelPublished {
+			task: TASK,
+			round: 1,
+			by: 1,
+			commitment: agg.commitment,
+			uri: uri(0xbb).into_inner(),
+			left_out: vec![3],
+		}));
+		// Everyone aggregated at the election needs the model, and may acknowledge it.
+		assert_eq!(PendingPublications::<Test>::get(TASK).unwrap().included.to_vec(), vec![1, 2, 3, 4]);
+	});
+}
+
+/// Round 1 with contributors 1..=4 aggregated and published by 1; returns in round 2's
+/// commit phase.
+fn published_round_one() {
+	register_task_with(ALL_EQUAL, point(Z));
+	run_to_block(2);
+	for w in 1..=6 {
+		worker(w);
+	}
+	contribute(1, 31, 4);
+	contribute(2, 30, 4);
+	contribute(3, 29, 4);
+	contribute(4, 28, 4);
+	run_to_election();
+	assert_ok!(publish(1, 1, 0xbb));
+	let pending = PendingPublications::<Test>::get(TASK).unwrap();
+	assert_eq!(pending.round, 1);
+	assert_eq!(pending.by, 1);
+	assert_eq!(pending.reward, record(1).aggregator_reward);
+	assert_eq!(pending.included.to_vec(), vec![1, 2, 3, 4]);
+	run_to_next_round();
+}
+
+#[test]
+fn publishing_takes_only_a_uri_and_makes_the_aggregate_the_global_model() {
+	new_test_ext().execute_with(|| {
+		register_task_with(ALL_EQUAL, point(Z));
+		run_to_block(2);
+		for w in 1..=2 {
+			worker(w);
+		}
+		contribute(1, 31, 4);
+		contribute(2, 30, 4);
+		run_to_election();
+		let issuance = Balances::total_issuance();
+		assert_ok!(publish(1, 1, 0xbb));
+		let a = expected_aggregate(&[(1, 1), (2, 1)]);
+		assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model, ModelRef { commitment: a, uri: uri(0xbb) });
+		assert!(zkpot_events().contains(&Event::GlobalModelPublished {
+			task: TASK,
+			round: 1,
+			by: 1,
+			commitment: a,
+			uri: uri(0xbb).into_inner(),
+			left_out: vec![],
+		}));
+		assert_eq!(Balances::total_issuance(), issuance, "the reward waits for the settlement");
+		run_to_next_round();
+		assert_eq!(round().base_model, a);
+	});
+}
+
+#[test]
+fn a_publication_confirmed_by_a_majority_of_included_contributors_is_paid() {
+	new_test_ext().execute_with(|| {
+		published_round_one();
+		let reward = record(1).aggregator_reward;
+		let before = Balances::free_balance(1);
+		// 1, 2, 3 of the four included ack the publisher; 5 and 6 are not included.
+		ack_only(1, Some(1));
+		ack_only(2, Some(1));
+		ack_only(3, Some(1));
+		ack_only(4, Some(5));
+		ack_only(5, Some(5));
+		ack_only(6, Some(5));
+		run_to_reveal();
+		assert_eq!(Balances::free_balance(1) - before, reward);
+		assert!(zkpot_events().contains(&Event::RewardPaid { task: TASK, round: 1, who: 1, amount: reward }));
+		assert!(zkpot_events().contains(&Event::AggregationConfirmed { task: TASK, round: 1, by: 1, acks: 3, of: 4 }));
+		assert_eq!(record(1).settlement, Some(Settlement { acks: 3, of: 4, paid: Some(1) }));
+		assert!(PendingPublications::<Test>::get(TASK).is_none());
+		assert_eq!(Balances::reserved_balance(1), 100);
+	});
+}
+
+#[test]
+fn an_unconfirmed_publication_is_penalised_and_the_account_that_served_the_model_paid() {
+	new_test_ext().execute_with(|| {
+		published_round_one();
+		let reward = record(1).aggregator_reward;
+		let before = Balances::free_balance(6);
+		// Half is not a majority: 2 of 4 name the publisher, 3 of 4 name account 6.
+		ack_only(1, Some(1));
+		ack_only(2, Some(6));
+		ack_only(3, Some(6));
+		ack_only(4, Some(6));
+		ack_only(5, Some(1));
+		run_to_reveal();
+		assert_eq!(Balances::reserved_balance(1), 50);
+		assert!(zkpot_events().contains(&Event::WorkerSlashed {
+			who: 1,
+			amount: 50,
+			reason: SlashReason::UnconfirmedAggregation
+		}));
+		assert_eq!(Balances::free_balance(6) - before, reward);
+		assert!(zkpot_events().contains(&Event::AggregationUnconfirmed {
+			task: TASK,
+			round: 1,
+			by: 1,
+			acks: 1,
+			of: 4,
+			served_by: Some(6),
+		}));
+		assert_eq!(record(1).settlement, Some(Settlement { acks: 1, of: 4, paid: Some(6) }));
+		assert!(PendingPublications::<Test>::get(TASK).is_none());
+	});
+}
+
+#[test]
+fn without_any_majority_nobody_is_paid_and_missing_contributors_count_against() {
+	new_test_ext().execute_with(|| {
+		published_round_one();
+		let issuance = Balances::total_issuance();
+		// 2 of 4 for the publisher (3 and 4 do not commit at all): not a strict majority.
+		ack_only(1, Some(1));
+		ack_only(2, Some(1));
+		run_to_reveal();
+		assert_eq!(Balances::reserved_balance(1), 50);
+		assert!(zkpot_events().contains(&Event::AggregationUnconfirmed {
+			task: TASK,
+			round: 1,
+			by: 1,
+			acks: 2,
+			of: 4,
+			served_by: None,
+		}));
+		assert_eq!(record(1).settlement, Some(Settlement { acks: 2, of: 4, paid: None }));
+		// Only the slash changed the issuance: no reward was minted.
+		assert_eq!(Balances::total_issuance(), issuance - 50);
+	});
+}
+
+#[test]
+fn a_publication_of_a_retired_task_is_dropped_unsettled() {
+	new_test_ext().execute_with(|| {
+		published_round_one();
+		ack_only(2, Some(1));
+		// Round 2 opened before the retirement: it settles round 1 as usual.
+		assert_ok!(Zkpot::set_task_status(RuntimeOrigin::root(), TASK, TaskStatus::Retired));
+		run_to_reveal();
+		assert!(PendingPublications::<Test>::get(TASK).is_none());
+		run_to_election();
+		run_to_block(System::block_number() + 1);
+		assert!(LiveTasks::<Test>::get().is_empty());
+
+		// A task retired right after a publication drops it when it leaves.
+		let task = 1;
+		assert_ok!(Zkpot::register_task(
+			RuntimeOrigin::root(),
+			VKA.to_vec().try_into().unwrap(),
+			ArtifactHashes { onnx: [1; 32], settings: [2; 32], test_set: [3; 32] },
+			layout(),
+			0,
+			initial_model(),
+			point(Z),
+			ALL_EQUAL,
+			TIMING,
+		));
+		PendingPublications::<Test>::insert(
+			task,
+			PendingPublication { round: 1, by: 3, reward: 5, included: BoundedVec::truncate_from(vec![3]) },
+		);
+		assert_ok!(Zkpot::set_task_status(RuntimeOrigin::root(), task, TaskStatus::Retired));
+		run_to_block(System::block_number() + 2);
+		assert!(PendingPublications::<Test>::get(task).is_none());
+		assert!(zkpot_events().contains(&Event::PendingPublicationDropped { task, round: 1, by: 3 }));
 	});
 }
 
@@ -634,10 +1145,15 @@ fn rewards_are_split_by_score_rounding_down_and_the_rest_goes_to_the_aggregator(
 		// Pool 800 = 1000 - 20%: 800*31/90 = 275.5, 800*30/90 = 266.6, 800*29/90 = 257.7.
 		let paid: Vec<u64> = (1..=3).map(|w| Balances::free_balance(w) - before[w as usize - 1]).collect();
 		assert_eq!(paid, vec![275, 266, 257]);
-		let record = Elections::<Test>::get((TASK, 1)).unwrap();
-		assert_eq!(record.aggregator_reward, 200 + 2);
+		assert_eq!(record(1).aggregator_reward, 200 + 2);
+		assert_ok!(publish(1, 1, 1));
+		assert_eq!(PendingPublications::<Test>::get(TASK).unwrap().reward, 202);
+		// Settled by round 2: two of the three included contributors ack the publisher.
+		run_to_next_round();
 		let issuance = Balances::total_issuance();
-		assert_ok!(Zkpot::publish_model(RuntimeOrigin::signed(1), TASK, 1, model(1)));
+		ack_only(2, Some(1));
+		ack_only(3, Some(1));
+		run_to_reveal();
 		assert_eq!(Balances::total_issuance() - issuance, 202);
 	});
 }
@@ -652,7 +1168,7 @@ fn a_single_contributor_takes_the_whole_reward_and_zero_scores_do_not_divide_by_
 		let before = Balances::free_balance(1);
 		run_to_election();
 		assert_eq!(Balances::free_balance(1), before);
-		assert_eq!(Elections::<Test>::get((TASK, 1)).unwrap().aggregator_reward, 1000);
+		assert_eq!(record(1).aggregator_reward, 1000);
 	});
 }
 
@@ -673,15 +1189,25 @@ fn workers_leave_now_or_when_their_last_round_closes() {
 		run_to_reveal();
 		assert_ok!(reveal(1, &fixture("w0")));
 		run_to_election();
-		assert_ok!(Zkpot::publish_model(RuntimeOrigin::signed(1), TASK, 1, model(1)));
+		assert_ok!(publish(1, 1, 1));
 		assert_eq!(Balances::reserved_balance(1), 0);
 		assert!(Workers::<Test>::get(1).is_none());
 		assert!(zkpot_events().contains(&Event::WorkerLeft { who: 1, deposit: 100 }));
-		run_to_block(System::block_number() + 1);
+		run_to_next_round();
 		assert_noop!(
-			Zkpot::commit(RuntimeOrigin::signed(1), TASK, 2, [0; 32]),
+			Zkpot::commit(RuntimeOrigin::signed(1), TASK, 2, [0; 32], None),
 			Error::<Test>::NotWorker
 		);
+		// Its publication is unconfirmed (it left, nobody acks): nothing left to slash.
+		run_to_reveal();
+		assert!(zkpot_events().contains(&Event::AggregationUnconfirmed {
+			task: TASK,
+			round: 1,
+			by: 1,
+			acks: 0,
+			of: 1,
+			served_by: None,
+		}));
 	});
 }
 
@@ -690,39 +1216,91 @@ fn tasks_are_checked_at_registration_and_only_by_the_task_origin() {
 	new_test_ext().execute_with(|| {
 		let vka = || -> VkaOf<Test> { VKA.to_vec().try_into().unwrap() };
 		let art = ArtifactHashes { onnx: [0; 32], settings: [0; 32], test_set: [0; 32] };
-		let layout = InstanceLayout { num_instances: 2, commitment_index: 0, score_index: 1 };
+		let good = layout();
+		let register = |origin: RuntimeOrigin,
+		                vka: VkaOf<Test>,
+		                layout: InstanceLayout,
+		                initial: Commitment,
+		                zero: Commitment,
+		                aggregation: AggregationRule,
+		                timing: RoundTiming| {
+			Zkpot::register_task(
+				origin,
+				vka,
+				art,
+				layout,
+				1,
+				ModelRef { commitment: initial, uri: uri(1) },
+				zero,
+				aggregation,
+				timing,
+			)
+		};
+		let ok = |layout| register(RuntimeOrigin::root(), vka(), layout, point(1), point(Z), ALL_EQUAL, TIMING);
 		assert_noop!(
-			Zkpot::register_task(RuntimeOrigin::signed(1), vka(), art, layout, 1, model(1), TIMING),
+			register(RuntimeOrigin::signed(1), vka(), good, point(1), point(Z), ALL_EQUAL, TIMING),
 			DispatchError::BadOrigin
 		);
 		let mut broken = VKA.to_vec();
 		broken.truncate(broken.len() - 32 * 5);
 		assert_noop!(
-			Zkpot::register_task(RuntimeOrigin::root(), broken.try_into().unwrap(), art, layout, 1, model(1), TIMING),
+			register(RuntimeOrigin::root(), broken.try_into().unwrap(), good, point(1), point(Z), ALL_EQUAL, TIMING),
 			Error::<Test>::InvalidVka
 		);
-		let three = InstanceLayout { num_instances: 3, commitment_index: 0, score_index: 1 };
-		assert_noop!(
-			Zkpot::register_task(RuntimeOrigin::root(), vka(), art, three, 1, model(1), TIMING),
-			Error::<Test>::InvalidVka
-		);
-		let same = InstanceLayout { num_instances: 2, commitment_index: 1, score_index: 1 };
-		assert_noop!(
-			Zkpot::register_task(RuntimeOrigin::root(), vka(), art, same, 1, model(1), TIMING),
-			Error::<Test>::InvalidLayout
-		);
+		let more = InstanceLayout { num_instances: good.num_instances + 1, ..good };
+		assert_noop!(ok(more), Error::<Test>::InvalidVka);
+
+		// Layouts.
+		let none = InstanceLayout { num_instances: 0, score_index: 0, ..good };
+		assert_noop!(ok(none), Error::<Test>::InvalidLayout);
+		let score_out = InstanceLayout { score_index: good.num_instances, ..good };
+		assert_noop!(ok(score_out), Error::<Test>::InvalidLayout);
+		let too_many = InstanceLayout { num_instances: 9, ..good }; // MaxInstances 8
+		assert_noop!(ok(too_many), Error::<Test>::InvalidLayout);
+		let max_proof = <<Test as Config>::MaxProofLen as Get<u32>>::get();
+		let past_end = InstanceLayout { commitment_offset: max_proof - 63, ..good };
+		assert_noop!(ok(past_end), Error::<Test>::InvalidLayout);
+		let overflow = InstanceLayout { commitment_offset: u32::MAX - 10, ..good };
+		assert_noop!(ok(overflow), Error::<Test>::InvalidLayout);
+
+		// Commitments: the identity, off the curve, not canonical.
+		let mut off_curve = point(1);
+		off_curve[63] ^= 1;
+		let mut not_canonical = [0xff; 64];
+		not_canonical[32..].copy_from_slice(&point(1)[32..]);
+		for bad in [[0u8; 64], off_curve, not_canonical] {
+			assert_noop!(
+				register(RuntimeOrigin::root(), vka(), good, point(1), bad, ALL_EQUAL, TIMING),
+				Error::<Test>::InvalidCommitment
+			);
+			assert_noop!(
+				register(RuntimeOrigin::root(), vka(), good, bad, point(Z), ALL_EQUAL, TIMING),
+				Error::<Test>::InvalidCommitment
+			);
+		}
+
+		// Aggregation rules.
+		for (top, min_included_percent) in [(0, 100), (17, 100), (16, 0), (16, 101)] {
+			let rule = AggregationRule { top, weighting: Weighting::Score, min_included_percent };
+			assert_noop!(
+				register(RuntimeOrigin::root(), vka(), good, point(1), point(Z), rule, TIMING),
+				Error::<Test>::InvalidAggregation
+			);
+		}
 		let zero = RoundTiming { commit_blocks: 0, ..TIMING };
 		assert_noop!(
-			Zkpot::register_task(RuntimeOrigin::root(), vka(), art, layout, 1, model(1), zero),
+			register(RuntimeOrigin::root(), vka(), good, point(1), point(Z), ALL_EQUAL, zero),
 			Error::<Test>::InvalidTiming
 		);
-		for _ in 0..4 {
-			assert_ok!(Zkpot::register_task(RuntimeOrigin::root(), vka(), art, layout, 1, model(1), TIMING));
+		let last = InstanceLayout { commitment_offset: max_proof - 64, ..good };
+		assert_ok!(ok(last));
+		let task = Tasks::<Test>::get(0).unwrap();
+		assert_eq!(task.zero_commitment, point(Z));
+		assert_eq!(task.aggregation, ALL_EQUAL);
+		for _ in 0..3 {
+			assert_ok!(ok(good));
 		}
-		assert_noop!(
-			Zkpot::register_task(RuntimeOrigin::root(), vka(), art, layout, 1, model(1), TIMING),
-			Error::<Test>::TooManyTasks
-		);
+		assert_noop!(ok(good), Error::<Test>::TooManyTasks);
 	});
 }
 
@@ -733,7 +1311,7 @@ fn paused_tasks_finish_their_round_and_retired_ones_stop() {
 		worker(1);
 		assert_ok!(Zkpot::set_task_status(RuntimeOrigin::root(), TASK, TaskStatus::Paused));
 		assert_noop!(
-			Zkpot::commit(RuntimeOrigin::signed(1), TASK, 1, [0; 32]),
+			Zkpot::commit(RuntimeOrigin::signed(1), TASK, 1, [0; 32], None),
 			Error::<Test>::TaskNotActive
 		);
 		run_to_election();
@@ -761,11 +1339,11 @@ fn history_is_pruned_after_history_depth_rounds() {
 		for (i, name) in names.iter().enumerate() {
 			let r = i as u32 + 1;
 			assert_eq!(round().index, r);
-			commit(1, &fixture(name));
+			commit_ack(1, &fixture(name), Some(1));
 			run_to_reveal();
 			assert_ok!(reveal(1, &fixture(name)));
 			run_to_election();
-			assert_ok!(Zkpot::publish_model(RuntimeOrigin::signed(1), TASK, r, model(r as u8)));
+			assert_ok!(publish(1, r, r as u8));
 			run_to_block(System::block_number() + 1);
 		}
 		// Round 6 is open; with HistoryDepth = 3, rounds 1..=3 are gone, 4 and 5 kept.
@@ -777,6 +1355,8 @@ fn history_is_pruned_after_history_depth_rounds() {
 		for r in 4..=5 {
 			assert!(Elections::<Test>::get((TASK, r)).is_some(), "round {r}");
 		}
+		// Rounds 1..=3 were settled (confirmed) before they were pruned; 4 too.
+		assert_eq!(record(4).settlement, Some(Settlement { acks: 1, of: 1, paid: Some(1) }));
 		// Accepted commitments stay, so old proofs can never be replayed.
 		assert!(AcceptedCommitments::<Test>::contains_key(TASK, fixture("w0").commitment()));
 	});
@@ -803,4 +1383,73 @@ fn workers_announce_their_endpoint_and_lose_it_when_leaving() {
 		assert_ok!(Zkpot::leave(RuntimeOrigin::signed(1)));
 		assert!(WorkerEndpoints::<Test>::get(1).is_none());
 	});
+}
+
+/// The aggregates ezkl computed for the polycommit fixtures (`meta.json` `aggregates`):
+/// the chain's aggregate of the members' proof commitments must equal ezkl's commitment of
+/// the weighted sum of their quantized parameters, both directly and through an election.
+#[test]
+fn real_fixture_aggregates_match_ezkl() {
+	let meta = meta();
+	let zero = zero_commitment();
+	for (name, p) in meta["proofs"].as_object().expect("meta.json proofs") {
+		let want = p["commitment"].as_str().unwrap_or_else(|| panic!("meta.json proofs.{name}.commitment"));
+		assert_eq!(fixture(name).commitment(), hex64(want), "{name}: commitment in the proof vs meta.json");
+	}
+	let aggregates = meta["aggregates"]
+		.as_array()
+		.expect("fixtures/digits/meta.json must list aggregates [{members, weights, commitment}]");
+	assert!(!aggregates.is_empty(), "meta.json aggregates is empty");
+	let mut through_election = 0;
+	for (i, agg) in aggregates.iter().enumerate() {
+		let members: Vec<String> = agg["members"]
+			.as_array()
+			.unwrap_or_else(|| panic!("aggregates[{i}].members"))
+			.iter()
+			.map(|m| m.as_str().unwrap().to_string())
+			.collect();
+		let weights: Vec<u64> = agg["weights"]
+			.as_array()
+			.unwrap_or_else(|| panic!("aggregates[{i}].weights"))
+			.iter()
+			.map(|w| w.as_u64().unwrap())
+			.collect();
+		assert_eq!(members.len(), weights.len(), "aggregates[{i}]");
+		let want = hex64(agg["commitment"].as_str().unwrap_or_else(|| panic!("aggregates[{i}].commitment")));
+		let terms: Vec<(Commitment, u64)> =
+			members.iter().zip(&weights).map(|(m, w)| (fixture(m).commitment(), *w)).collect();
+		assert_eq!(commitment::aggregate(&terms, &zero).unwrap(), want, "aggregates[{i}] {members:?}");
+
+		// Through an election, where the task's weighting can express these weights.
+		let scores: Vec<u64> = members.iter().map(|m| fixture(m).score().max(1) as u64).collect();
+		let weighting = if weights.iter().all(|w| *w == 1) {
+			Weighting::Equal
+		} else if weights == scores {
+			Weighting::Score
+		} else {
+			continue;
+		};
+		through_election += 1;
+		new_test_ext().execute_with(|| {
+			register_task_with(AggregationRule { top: members.len() as u32, weighting, min_included_percent: 100 }, zero);
+			Tasks::<Test>::mutate(TASK, |t| t.as_mut().unwrap().min_score = 0);
+			run_to_block(2);
+			let accounts: Vec<u64> = (1..=members.len() as u64).collect();
+			for (who, m) in accounts.iter().zip(&members) {
+				worker(*who);
+				commit(*who, &fixture(m));
+			}
+			run_to_reveal();
+			for (who, m) in accounts.iter().zip(&members) {
+				assert_ok!(reveal(*who, &fixture(m)));
+			}
+			run_to_election();
+			let agg = aggregate_of(1);
+			assert_eq!(agg.included.len(), members.len());
+			assert_eq!(agg.commitment, want, "aggregates[{i}] through the election");
+			assert_ok!(publish(agg.included[0].0, 1, 1));
+			assert_eq!(Tasks::<Test>::get(TASK).unwrap().global_model.commitment, want);
+		});
+	}
+	assert!(through_election > 0, "no aggregate of meta.json has equal or score weights");
 }

@@ -12,23 +12,52 @@ use scale_info::TypeInfo;
 pub type TaskId = u32;
 /// Index of a round within its task; the first round is 1.
 pub type RoundIndex = u32;
-/// A BN254 scalar field element, 32 bytes big-endian: a model commitment (the Poseidon hash
-/// of the model's quantized parameters) or a public instance of a proof.
+/// A BN254 scalar field element, 32 bytes big-endian: a public instance of a proof.
 pub type FieldElement = [u8; 32];
-/// Commitment to a model.
-pub type Commitment = FieldElement;
+/// Commitment to a model: the KZG commitment of ezkl's `polycommit` parameter column, a
+/// BN254 G1 affine point x ‖ y, 32-byte big-endian each — exactly the proof bytes
+/// `[commitment_offset, commitment_offset + 64)`. Affine in the parameters, so the chain
+/// computes the commitment of an aggregate from its contributions' commitments.
+pub type Commitment = [u8; 64];
 
-/// Which public instance of a task's proofs means what.
+/// Where a task's proofs carry the score and the model commitment.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
 pub struct InstanceLayout {
 	/// Number of public instances every proof carries.
 	pub num_instances: u32,
-	/// Index of the model commitment (Poseidon hash of the parameters).
-	pub commitment_index: u32,
 	/// Index of the score (samples of the test set classified correctly).
 	pub score_index: u32,
+	/// Byte offset in the proof of the model commitment (the `polycommit` column's G1
+	/// point; 0 for ezkl, which writes it first).
+	pub commitment_offset: u32,
+}
+
+/// How the contributions of an aggregate are weighted.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum Weighting {
+	/// Weight 1 each.
+	Equal,
+	/// Each by its proven score (a score of 0 weighs 1, so the total is never 0).
+	Score,
+}
+
+/// Which contributions make a round's aggregate, and with what weights.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct AggregationRule {
+	/// The best `top` ranked contributions are aggregated (all, if fewer).
+	pub top: u32,
+	/// Their weights.
+	pub weighting: Weighting,
+	/// The publisher may leave out aggregated contributions it could not obtain or check
+	/// (withheld, or not matching their commitments), but must include at least this
+	/// percentage of them (1 to 100).
+	pub min_included_percent: u8,
 }
 
 /// Lengths of a round's windows, in blocks.
@@ -63,7 +92,7 @@ pub struct ArtifactHashes {
 )]
 #[scale_info(skip_type_params(MaxUri))]
 pub struct ModelRef<MaxUri: Get<u32>> {
-	/// Poseidon commitment of the model's quantized parameters.
+	/// KZG commitment of the model's quantized parameters.
 	pub commitment: Commitment,
 	/// URI of the weights (e.g. `http://host:port/model/...`).
 	pub uri: BoundedVec<u8, MaxUri>,
@@ -102,6 +131,10 @@ pub struct TaskInfo<T: Config> {
 	pub status: TaskStatus,
 	/// The global model the next round trains from.
 	pub global_model: ModelRef<T::MaxUriLen>,
+	/// Commitment of the all-zero model (`C₀`), the affine part of every commitment.
+	pub zero_commitment: Commitment,
+	/// Which contributions the aggregate of a round is made of.
+	pub aggregation: AggregationRule,
 	/// Reference time of verifying one proof of this task, from the VKA.
 	pub verify_weight: Weight,
 	/// Block of registration.
@@ -153,13 +186,16 @@ pub struct RoundInfo<BlockNumber> {
 
 /// A worker's commit in a round.
 #[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
-pub struct CommitRecord {
+pub struct CommitRecord<AccountId> {
 	/// blake2-256 of `(account, task, round, proof, instances)` in SCALE.
 	pub digest: [u8; 32],
 	/// Whether the worker has revealed (successfully or not).
 	pub revealed: bool,
+	/// The account the worker got the task's current global model from, having found it
+	/// to match the on-chain commitment; settles the previous publication.
+	pub ack: Option<AccountId>,
 }
 
 /// A valid proof with enough score: a contribution to its round.
@@ -228,6 +264,51 @@ pub struct Publication<T: Config> {
 	pub at: BlockNumberFor<T>,
 }
 
+/// The aggregate of a round's best contributions, computed by the chain at the election.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct AggregateRecord<T: Config> {
+	/// `Σ wᵢ·Cᵢ − (W − 1)·C₀`: the commitment of the weighted sum of the included models.
+	pub commitment: Commitment,
+	/// The included contributors, by rank, with their weights.
+	pub included: BoundedVec<(T::AccountId, u32), T::MaxContributors>,
+	/// `W`, the sum of the weights.
+	pub total_weight: u64,
+}
+
+/// How a publication was settled by the commits of the round after it.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct Settlement<AccountId> {
+	/// Commits of included contributors whose `ack` names the publisher.
+	pub acks: u32,
+	/// Number of included contributors.
+	pub of: u32,
+	/// Who got the aggregator's reward: the publisher if confirmed, otherwise the account a
+	/// strict majority of included contributors got the model from, if any.
+	pub paid: Option<AccountId>,
+}
+
+/// A publication whose reward waits for the next round's commits to confirm that the
+/// publisher served the model.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct PendingPublication<T: Config> {
+	/// The round the model was published for.
+	pub round: RoundIndex,
+	/// The publisher.
+	pub by: T::AccountId,
+	/// The aggregator's reward, paid on settlement.
+	pub reward: BalanceOf<T>,
+	/// The contributors of that round's aggregate, whose acks count.
+	pub included: BoundedVec<T::AccountId, T::MaxContributors>,
+}
+
 /// The record of a round's election, kept for `HistoryDepth` rounds.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
@@ -246,6 +327,14 @@ pub struct ElectionRecord<T: Config> {
 	pub aggregator_reward: BalanceOf<T>,
 	/// The published model, once there is one.
 	pub published: Option<Publication<T>>,
+	/// The aggregate the publisher must serve (`None` only if it could not be computed, and
+	/// then nobody can publish).
+	pub aggregate: Option<AggregateRecord<T>>,
+	/// How the publication was settled, once the next round's commits are in.
+	pub settlement: Option<Settlement<T::AccountId>>,
+	/// Aggregated contributors the publisher left out of the published sum (`aggregate`
+	/// is then recomputed over the rest).
+	pub left_out: BoundedVec<T::AccountId, T::MaxContributors>,
 }
 
 /// Why a revealed proof did not become a contribution.
@@ -288,4 +377,6 @@ pub enum SlashReason {
 	InvalidProofs,
 	/// Its turn to publish the global model passed without a publication.
 	MissedAggregation,
+	/// It published, but most included contributors did not get the model from it.
+	UnconfirmedAggregation,
 }

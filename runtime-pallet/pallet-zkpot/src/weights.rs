@@ -28,8 +28,13 @@ pub trait WeightInfo {
 	fn reveal_accepted(v: u32) -> Weight;
 	fn publish_model(c: u32) -> Weight;
 	fn open_round() -> Weight;
-	/// The election of a round with `c` contributions.
+	/// The election of a round with `c` contributions (without its aggregate).
 	fn elect(c: u32) -> Weight;
+	/// The aggregate commitment of `c` contributions, charged by the election on top of
+	/// `elect`.
+	fn aggregate(c: u32) -> Weight;
+	/// Settling a publication with the `c` commits of the round after it.
+	fn settle(c: u32) -> Weight;
 	fn aggregator_missed(c: u32) -> Weight;
 }
 
@@ -38,9 +43,15 @@ pub type SubstrateWeight<T> = DbWeighted<<T as frame_system::Config>::DbWeight>;
 
 /// Proof size of one storage read of a small value (a map entry and its trie nodes).
 const READ_PROOF: u64 = 3_600;
-/// Encoded size of a full `Contributions` list of the runtime (64 contributions of 72
-/// bytes), read by every reveal.
-const FULL_CONTRIBUTIONS_PROOF: u64 = 64 * 72;
+/// Encoded size of a full `Contributions` list of the runtime (64 contributions of 104
+/// bytes: account 32, commitment 64, score 4, block 4), read by every reveal.
+const FULL_CONTRIBUTIONS_PROOF: u64 = 64 * 104;
+/// Encoded size of a full election record of the runtime, rounded up: ranking and
+/// aggregate of 64 entries of 36 bytes each (4608), 16 authors (512), a publication
+/// (account, commitment, 256-byte URI: 360) and the rest (under 200).
+const FULL_ELECTION_PROOF: u64 = 6_000;
+/// Encoded size of a full pending publication: 64 included accounts and the rest.
+const FULL_PENDING_PROOF: u64 = 64 * 32 + 64;
 
 /// The measured weights with the database weights `D`.
 pub struct DbWeighted<D>(PhantomData<D>);
@@ -69,8 +80,8 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbWeighted<D> {
 	fn set_endpoint() -> Weight {
 		Weight::from_parts(SET_ENDPOINT, READ_PROOF).saturating_add(D::get().reads_writes(1, 1))
 	}
-	/// Reads `Workers`, `Tasks`, `Rounds`, `Commits`, `CommitCount`; writes `Commits`,
-	/// `CommitCount`, `Workers`.
+	/// Reads `Workers`, `Tasks`, `Rounds`, `Commits`, `CommitCount`; writes `Commits` (with
+	/// the ack), `CommitCount`, `Workers`.
 	fn commit() -> Weight {
 		Weight::from_parts(COMMIT, 5 * READ_PROOF).saturating_add(D::get().reads_writes(6, 3))
 	}
@@ -85,14 +96,14 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbWeighted<D> {
 			.saturating_add(Weight::from_parts(REVEAL_PER_VKA_BYTE, 1).saturating_mul(v.into()))
 			.saturating_add(D::get().reads_writes(9, 4))
 	}
-	/// Reads `Rounds`, `Elections`, `Tasks`, the aggregator's account and total issuance;
-	/// writes them and removes `CommitCount`. Closing the round reads each of the `c`
-	/// commits, its worker and (releasing a leaving worker) its account, and writes or
+	/// Reads `Rounds`, `Elections`, `PendingPublications`, `Tasks`; writes them and
+	/// removes `CommitCount` (no reward is paid here). Closing the round reads each of the
+	/// `c` commits, its worker and (releasing a leaving worker) its account, and writes or
 	/// removes four entries.
 	fn publish_model(c: u32) -> Weight {
-		Weight::from_parts(PUBLISH_BASE, 5 * READ_PROOF)
+		Weight::from_parts(PUBLISH_BASE, 4 * READ_PROOF + FULL_ELECTION_PROOF + FULL_PENDING_PROOF)
 			.saturating_add(Weight::from_parts(CLOSE_PER_COMMIT, 3 * READ_PROOF).saturating_mul(c.into()))
-			.saturating_add(D::get().reads_writes(5, 6))
+			.saturating_add(D::get().reads_writes(4, 5))
 			.saturating_add(D::get().reads_writes(3, 4).saturating_mul(c.into()))
 	}
 	/// Removes the `Elections` and `Contributions` of the round `HistoryDepth` back (the
@@ -104,10 +115,26 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbWeighted<D> {
 	/// of the `c` contributions: its session keys, and the reward paid to its account
 	/// (account and total issuance read and written).
 	fn elect(c: u32) -> Weight {
-		Weight::from_parts(ELECT_BASE, 2 * READ_PROOF)
+		Weight::from_parts(ELECT_BASE, READ_PROOF + FULL_CONTRIBUTIONS_PROOF)
 			.saturating_add(Weight::from_parts(ELECT_PER_CONTRIBUTION, 3 * READ_PROOF).saturating_mul(c.into()))
 			.saturating_add(D::get().reads_writes(2, 3))
 			.saturating_add(D::get().reads_writes(3, 2).saturating_mul(c.into()))
+	}
+	/// Curve arithmetic only, no storage: `c` point checks and double-and-adds with 32-bit
+	/// weights, one more for `C₀`, one inversion.
+	fn aggregate(c: u32) -> Weight {
+		Weight::from_parts(AGGREGATE_BASE, 0)
+			.saturating_add(Weight::from_parts(AGGREGATE_PER_TERM, 0).saturating_mul(c.into()))
+	}
+	/// Reads and removes `PendingPublications`; reads each of the `c` commits of the round;
+	/// the costliest outcome: the publisher's worker record, account and total issuance
+	/// read and written (slash), the paid account read and written, and the election
+	/// record read and written.
+	fn settle(c: u32) -> Weight {
+		Weight::from_parts(SETTLE_BASE, 4 * READ_PROOF + FULL_ELECTION_PROOF + FULL_PENDING_PROOF)
+			.saturating_add(Weight::from_parts(SETTLE_PER_COMMIT, READ_PROOF).saturating_mul(c.into()))
+			.saturating_add(D::get().reads_writes(6, 6))
+			.saturating_add(D::get().reads(1).saturating_mul(c.into()))
 	}
 	/// Reads `Elections`, the missed aggregator's worker record, account and total
 	/// issuance; writes the last three and removes `CommitCount`. Closing the round costs
@@ -152,6 +179,12 @@ impl WeightInfo for () {
 	fn elect(c: u32) -> Weight {
 		DbWeighted::<RocksDbWeight>::elect(c)
 	}
+	fn aggregate(c: u32) -> Weight {
+		DbWeighted::<RocksDbWeight>::aggregate(c)
+	}
+	fn settle(c: u32) -> Weight {
+		DbWeighted::<RocksDbWeight>::settle(c)
+	}
 	fn aggregator_missed(c: u32) -> Weight {
 		DbWeighted::<RocksDbWeight>::aggregator_missed(c)
 	}
@@ -160,7 +193,9 @@ impl WeightInfo for () {
 // Reference times in picoseconds (ref_time). How each is derived, and the measurements,
 // are in docs/weights.md; in short:
 // - calls and hooks: the median of the benchmarks run natively in an unoptimised build
-//   (`measure_weights` in benchmarking.rs), times 2; hashing at the host's optimised speed;
+//   (`measure_weights` in benchmarking.rs), times 2 (never below an earlier measurement
+//   of the same code); hashing at the host's optimised speed;
+// - the aggregate commitment: its MSM measured in wasm (wasmtime), times 1.5;
 // - verification: unit costs of the verifier's operations measured in wasm (wasmtime),
 //   times 1.5, checked against whole verifications of the four real fixtures in wasm.
 const REGISTER_TASK_BASE: u64 = 6_000_000_000;
@@ -170,15 +205,20 @@ const REGISTER_WORKER: u64 = 960_000_000;
 const LEAVE: u64 = 870_000_000;
 const SET_ENDPOINT: u64 = 320_000_000;
 const COMMIT: u64 = 610_000_000;
-const REVEAL_BASE: u64 = 1_100_000_000;
+const REVEAL_BASE: u64 = 1_200_000_000;
 const REVEAL_PER_VKA_BYTE: u64 = 500;
 const PUBLISH_BASE: u64 = 1_630_000_000;
 const CLOSE_PER_COMMIT: u64 = 760_000_000;
 const OPEN_ROUND: u64 = 110_000_000;
-const ELECT_BASE: u64 = 220_000_000;
+const ELECT_BASE: u64 = 480_000_000;
 const ELECT_PER_CONTRIBUTION: u64 = 560_000_000;
-const MISSED_BASE: u64 = 430_000_000;
+const MISSED_BASE: u64 = 870_000_000;
 const MISSED_PER_COMMIT: u64 = 830_000_000;
+/// The aggregate's curve arithmetic, measured in wasm (not natively) like verification.
+const AGGREGATE_BASE: u64 = 1_400_000_000;
+const AGGREGATE_PER_TERM: u64 = 55_000_000;
+const SETTLE_BASE: u64 = 650_000_000;
+const SETTLE_PER_COMMIT: u64 = 100_000_000;
 /// Parsing the VKA and the MSM's fixed part.
 const VERIFY_BASE: u64 = 13_000_000_000;
 const VERIFY_PER_PAIRING: u64 = 3_900_000_000;

@@ -34,12 +34,20 @@ fn every_call_fits_a_block() {
 
 fn fixture_vkas() -> Vec<(&'static str, Vec<u8>, u32)> {
 	let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+	// Instance counts from the fixtures' meta.json, so that regenerated fixtures keep working.
+	let meta = |path: std::path::PathBuf| -> serde_json::Value {
+		serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+	};
 	let mut vkas = Vec::new();
-	for (name, instances) in [("zkpot-mlp", 2), ("cnn-public", 39), ("sigmoid-hashed", 4)] {
-		let file = std::fs::read(root.join("verifier/fixtures").join(name).join("vka.bin")).unwrap();
+	for name in ["zkpot-mlp", "cnn-public", "sigmoid-hashed"] {
+		let dir = root.join("verifier/fixtures").join(name);
+		let file = std::fs::read(dir.join("vka.bin")).unwrap();
+		let instances = meta(dir.join("meta.json"))["num_instances"].as_u64().unwrap() as u32;
 		vkas.push((name, file[8..].to_vec(), instances));
 	}
-	vkas.push(("digits", std::fs::read(root.join("pallet-zkpot/fixtures/digits/vka.bin")).unwrap(), 2));
+	let digits = root.join("pallet-zkpot/fixtures/digits");
+	let instances = meta(digits.join("meta.json"))["layout"]["num_instances"].as_u64().unwrap() as u32;
+	vkas.push(("digits", std::fs::read(digits.join("vka.bin")).unwrap(), instances));
 	vkas
 }
 
