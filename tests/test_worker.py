@@ -2,8 +2,9 @@
 
 Three ``zkpot worker run`` processes on the embedded digits task:
 - ``honest``: trains on its share and proves;
-- ``swapped``: trains on a small share and proves honestly, then serves the leader other
-  weights than it proved (the leader must refuse them);
+- ``swapped``: trains on a small share and proves honestly, then serves the aggregators
+  other weights than it proved (the leader must refuse them, leave it out of the sum, and
+  the chain must then compute the global model's commitment without it);
 - ``byzantine``: trains on flipped labels and claims a higher score than it proved (the
   chain must reject it).
 Along the way the honest worker is killed between its commit and its reveal, and the dev
@@ -121,8 +122,9 @@ async def test_two_rounds_with_a_byzantine_worker_a_crash_and_a_chain_restart(
     await h.start_chain()
     assert h.zk is not None and h.ac is not None
     alice = Keypair.create_from_uri("//Alice")
+    # Two contributions a round: leaving the swapped one out keeps half of them.
     task_id = await register_task(h.zk, alice, task, min_score=MIN_SCORE, commit_blocks=60,
-                                  reveal_blocks=60, aggregation_blocks=30)
+                                  reveal_blocks=60, aggregation_blocks=30, min_included_percent=50)
 
     # (name, behaviour, data share index, shares, epochs)
     # The swapped worker's small share makes it score below the honest one in round 1
@@ -185,10 +187,20 @@ async def test_two_rounds_with_a_byzantine_worker_a_crash_and_a_chain_restart(
             assert addr["byzantine"] not in [str(a) for a in record["authors"]]
             if index == 1:
                 assert ranking[0] == addr["honest"], record
-                # The leader refused the swapped model: the global model is its own alone.
+                # The leader refused the swapped model and left it out; the chain computed
+                # the commitment of the sum of what is left: the honest model alone.
                 published = record["published"]["model"]
+                assert [(str(w), int(x)) for w, x in record["aggregate"]["included"]] == [
+                    (addr["honest"], 1)]
+                assert [str(w) for w in record["left_out"]] == [addr["swapped"]]
                 assert str(published["commitment"]) == str(
                     contributions[addr["honest"]]["commitment"])
+                assert str(record["aggregate"]["commitment"]) == str(published["commitment"])
+        # Round 2's commits acknowledged who served round 1's model, and the chain paid
+        # the publisher once a majority of round 1's contributors had.
+        settled = (await h.zk.election(task_id, 1))["settlement"]
+        assert settled is not None and int(settled["acks"]) * 2 > int(settled["of"]), settled
+        assert str(settled["paid"]) == addr["honest"]
         assert await h.metric(http, "honest", 'zkpot_errors_total{kind="bad_model"}') >= 1
         assert await h.metric(
             http, "byzantine", 'zkpot_submissions_total{call="reveal",result="ok"}') == 2

@@ -1,4 +1,5 @@
-"""Unit tests of the worker's parts: FedAvg, configuration, keys, encodings, the server."""
+"""Unit tests of the worker's parts: the exact weighted sum and its file format,
+commitment arithmetic, configuration, keys, encodings, the server."""
 
 from __future__ import annotations
 
@@ -10,40 +11,73 @@ from pathlib import Path
 import pytest
 import torch
 from substrateinterface import Keypair
-from zkpot import aggregation, config, keys, protocol
+from zkpot import aggregation, commitment, config, keys, protocol
+from zkpot.ezkl_ops import FIELD_MODULUS
 from zkpot.metrics import WorkerMetrics
 from zkpot.server import ModelServer, signed_headers
 
-# -- FedAvg -----------------------------------------------------------------------------
+# -- the exact weighted sum and its file format -------------------------------------------
+
+P = FIELD_MODULUS
 
 
-def test_fedavg_weights_by_sample_count():
-    a = {"w": torch.tensor([1.0, 2.0]), "b": torch.tensor([0.0])}
-    b = {"w": torch.tensor([3.0, 6.0]), "b": torch.tensor([4.0])}
-    out = aggregation.fedavg([(a, 1), (b, 3)])
-    assert torch.allclose(out["w"], torch.tensor([2.5, 5.0]))
-    assert torch.allclose(out["b"], torch.tensor([3.0]))
-    assert out["w"].dtype == torch.float32
-
-
-def test_fedavg_of_one_model_is_that_model():
-    a = {"w": torch.randn(3, 4)}
-    assert torch.equal(aggregation.fedavg([(a, 17)])["w"], a["w"])
+def test_weighted_sum_is_exact_over_the_field():
+    gm = aggregation.weighted_sum([[1, -2, 3], [4, 5, -6]], [2, 3])
+    assert gm.total_weight == 5
+    assert [commitment.signed(v) for v in gm.values] == [14, 11, -12]
+    template = {"w": torch.zeros(2), "b": torch.zeros(1)}
+    state = gm.to_state(template, param_scale=1)
+    assert torch.allclose(state["w"], torch.tensor([14 / 10, 11 / 10]))
+    assert torch.allclose(state["b"], torch.tensor([-12 / 10]))
+    assert state["w"].dtype == torch.float32
 
 
 @pytest.mark.parametrize(
-    "models, message",
+    "vectors, weights, message",
     [
-        ([], "nothing to aggregate"),
-        ([({"w": torch.ones(2)}, 0)], "positive"),
-        ([({"w": torch.ones(2)}, 1), ({"v": torch.ones(2)}, 1)], "differ"),
-        ([({"w": torch.ones(2)}, 1), ({"w": torch.ones(3)}, 1)], "shape"),
-        ([({"w": torch.tensor([float("nan"), 1.0])}, 1)], "non-finite"),
+        ([], [], "at least one"),
+        ([[1, 2]], [0], "positive"),
+        ([[1, 2], [1]], [1, 1], "parameters"),
     ],
 )
-def test_fedavg_refuses_models_that_do_not_belong_together(models, message):
+def test_weighted_sum_refuses_inputs_that_do_not_belong_together(vectors, weights, message):
     with pytest.raises(aggregation.AggregationError, match=message):
-        aggregation.fedavg(models)
+        aggregation.weighted_sum(vectors, weights)
+
+
+def test_served_global_models_are_checked_before_use():
+    gm = aggregation.weighted_sum([[1, -1, 7]], [3])
+    data = gm.encode()
+    assert aggregation.GlobalModel.decode(data, 3) == gm
+    with pytest.raises(aggregation.AggregationError, match="the task 4"):
+        aggregation.GlobalModel.decode(data, 4)
+    with pytest.raises(aggregation.AggregationError, match="bytes"):
+        aggregation.GlobalModel.decode(data[:-1], 3)
+    with pytest.raises(aggregation.AggregationError, match="truncated"):
+        aggregation.GlobalModel.decode(data[:5], 3)
+    with pytest.raises(aggregation.AggregationError, match="magic"):
+        aggregation.GlobalModel.decode(b"XXXX" + data[4:], 3)
+    outside = data[:-32] + P.to_bytes(32, "big")
+    with pytest.raises(aggregation.AggregationError, match="not a field element"):
+        aggregation.GlobalModel.decode(outside, 3)
+    zero_weight = data[:5] + (0).to_bytes(8, "big") + data[13:]
+    with pytest.raises(aggregation.AggregationError, match="total weight"):
+        aggregation.GlobalModel.decode(zero_weight, 3)
+
+
+def test_quantization_rounds_halves_away_from_zero_like_ezkl():
+    state = {"w": torch.tensor([0.5 / 64, -0.5 / 64, 1.49 / 64, -2.51 / 64])}
+    assert commitment.quantize_state(state, 6) == [1, -1, 1, -3]
+    with pytest.raises(commitment.CommitmentError, match="non-finite"):
+        commitment.quantize_state({"w": torch.tensor([float("inf")])}, 6)
+
+
+def test_aggregate_arithmetic_matches_the_sum_of_multiples():
+    g = (1, 2)  # the BN254 G1 generator
+    c = [commitment.encode(commitment.mul(g, k)) for k in (5, 9)]
+    zero = commitment.encode(commitment.mul(g, 11))
+    # 2*5 + 3*9 - (5 - 1)*11 = -7
+    assert commitment.aggregate(c, [2, 3], zero) == commitment.encode(commitment.mul(g, -7))
 
 
 # -- configuration ----------------------------------------------------------------------
@@ -194,7 +228,7 @@ def test_model_server_gives_contributions_to_aggregators_only(tmp_path):
         return {leader.ss58_address}
 
     server = ModelServer(WorkerMetrics(), lambda: {"round": 1}, aggregators)
-    server.serve_contribution(0, 1, model, 42)
+    server.serve_contribution(0, 1, model)
 
     async def run() -> None:
         async with TestClient(TestServer(server.app())) as client:
@@ -203,7 +237,6 @@ def test_model_server_gives_contributions_to_aggregators_only(tmp_path):
             assert (await client.get(path, headers=signed_headers(other, path))).status == 403
             r = await client.get(path, headers=signed_headers(leader, path))
             assert r.status == 200 and await r.read() == b"weights"
-            assert r.headers["X-Zkpot-Samples"] == "42"
             # A signature for another path is refused.
             assert (await client.get(path, headers=signed_headers(leader, "/x"))).status == 401
             assert (await client.get("/models/contribution/0/2", headers=signed_headers(leader, "/models/contribution/0/2"))).status == 404

@@ -529,10 +529,14 @@ class Zkpot:
         """``session.set_keys(keys, proof)``."""
         return await self.chain.submit(kp, "Session", "set_keys", {"keys": keys, "proof": proof})
 
-    async def commit(self, kp: Keypair, task: int, round: int, digest: bytes) -> Receipt:
-        """``commit(task, round, digest)``."""
+    async def commit(
+        self, kp: Keypair, task: int, round: int, digest: bytes, ack: str | None = None
+    ) -> Receipt:
+        """``commit(task, round, digest, ack)``: ``ack`` names the account that served the
+        global model this round trains from (checked against its commitment)."""
         return await self.chain.submit(
-            kp, PALLET, "commit", {"task": task, "round": round, "digest": "0x" + digest.hex()}
+            kp, PALLET, "commit",
+            {"task": task, "round": round, "digest": "0x" + digest.hex(), "ack": ack},
         )
 
     async def reveal(
@@ -552,14 +556,18 @@ class Zkpot:
             },
         )
 
-    async def publish_model(self, kp: Keypair, task: int, round: int, commitment: str, uri: str) -> Receipt:
-        """``publish_model(task, round, {commitment, uri})``."""
+    async def publish_model(
+        self, kp: Keypair, task: int, round: int, uri: str, included: list[str]
+    ) -> Receipt:
+        """``publish_model(task, round, uri, included)``: where the sum over ``included``
+        (a subset of the election's aggregate) is served; the chain computes its
+        commitment."""
         return await self.chain.submit(
             kp,
             PALLET,
             "publish_model",
-            {"task": task, "round": round,
-             "model": {"commitment": commitment, "uri": "0x" + uri.encode().hex()}},
+            # substrate-interface sees BoundedVec<AccountId> as a one-field composite.
+            {"task": task, "round": round, "uri": "0x" + uri.encode().hex(), "included": [included]},
         )
 
     async def register_task(
@@ -571,6 +579,8 @@ class Zkpot:
         min_score: int,
         initial_commitment: str,
         initial_uri: str,
+        zero_commitment: str,
+        aggregation: dict[str, Any],
         timing: dict[str, int],
     ) -> int:
         """Registers a task through sudo; returns its id."""
@@ -587,6 +597,8 @@ class Zkpot:
                     "commitment": initial_commitment,
                     "uri": "0x" + initial_uri.encode().hex(),
                 },
+                "zero_commitment": zero_commitment,
+                "aggregation": aggregation,
                 "timing": timing,
             },
             sudo=True,

@@ -34,8 +34,12 @@ class Behaviour(enum.StrEnum):
     RANDOM_WEIGHTS = "random-weights"
     #: Trains on labels shifted by one class.
     FLIPPED_LABELS = "flipped-labels"
-    #: Trains and proves honestly, then serves the leader other weights than it proved.
+    #: Trains and proves honestly, then serves the aggregators other weights than it proved.
     SWAPPED_MODEL = "swapped-model"
+    #: Trains and proves honestly; when it publishes the global model, serves other
+    #: weights than the sum the chain committed to (here: its own model, scaled to the
+    #: total weight, a model-replacement attack).
+    POISONED_AGGREGATE = "poisoned-aggregate"
 
     @property
     def inflates_score(self) -> bool:
@@ -112,6 +116,10 @@ class WorkerConfig(_Section):
     http_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     #: Largest model file accepted over HTTP, in bytes.
     max_model_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 16 << 20
+    #: How many of a round's best-ranked contributors compute and serve the global model
+    #: (the publisher and the fallbacks a downloader tries when a served model does not
+    #: match the chain's commitment).
+    aggregator_candidates: Annotated[int, Field(ge=1, le=64)] = 3
 
     @field_validator("task_dir")
     @classmethod

@@ -32,7 +32,6 @@ from typing import Any
 
 import aiohttp
 from substrateinterface import Keypair
-from zkpot_models import load_weights
 
 from zkpot import paths, prover, quantize
 from zkpot.chain import AsyncChain, Round, Zkpot
@@ -75,9 +74,16 @@ class RoundReport:
     contributions: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     leader: str | None = None
+    #: Whether the leader's score equals the runner-up's: the election then fell to the
+    #: tie-break (earlier reveal, then account).
+    tie_break: bool = False
     authors: list[str] = field(default_factory=list)
     outcome: str = ""
     published: str | None = None
+    #: The global model's commitment A as the chain computed it, who it includes with which
+    #: weights, who was left out, and which workers checked the model they downloaded
+    #: against A (and whose served models they refused).
+    aggregate: dict[str, Any] | None = None
     global_accuracy: float | None = None
     global_quantized_accuracy: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -93,7 +99,12 @@ class WorkerProcess:
     """A worker daemon started as ``zkpot worker run``."""
 
     def __init__(self, name: str, uri: str, behaviour: str, index: int, total: int,
-                 chain_url: str, task_dir: Path, task_id: int, root: Path, epochs: int) -> None:
+                 chain_url: str, task_dir: Path, task_id: int, root: Path, epochs: int,
+                 alpha: float | None = None) -> None:
+        if behaviour == Behaviour.POISONED_AGGREGATE.value:
+            # Made the top scorer, so that it really is the leader: it trains on the whole
+            # training split (one share of one), twice as long.
+            index, total, epochs, alpha = 0, 1, 2 * epochs, None
         self.name = name
         self.keypair = Keypair.create_from_uri(uri)
         self.behaviour = behaviour
@@ -116,6 +127,7 @@ class WorkerProcess:
                 "[data]",
                 f"client = {index}",
                 f"clients = {total}",
+                *([f"alpha = {alpha}"] if alpha is not None else []),
                 "seed = 7",
                 "[training]",
                 f"epochs = {epochs}",
@@ -168,8 +180,17 @@ def _print_round(r: RoundReport, names: dict[str, str]) -> None:
         print(f"{who(c['who']):<10} {c['score']:>5}  {c['commitment'][:18]}…")
     for rej in r.rejected:
         print(f"{who(rej['who']):<10} {'-':>5}  REJECTED: {rej['reason']}")
-    print(f"leader: {who(r.leader)}   outcome: {r.outcome}")
+    print(f"leader: {who(r.leader)}{' (tied on score: decided by the tie-break)' if r.tie_break else ''}"
+          f"   outcome: {r.outcome}")
     print(f"next block authors: {', '.join(who(a) for a in r.authors) or '(unchanged)'}")
+    a = r.aggregate
+    if a:
+        parts = ", ".join(f"{who(i['who'])}×{i['weight']}" for i in a["included"])
+        print(f"aggregate A = {a['commitment'][:18]}… computed on chain over {parts}"
+              + (f"; left out: {', '.join(who(x) for x in a['left_out'])}" if a["left_out"] else ""))
+        print(f"checked against A by {a['checked']}/{a['workers']} workers"
+              + "".join(f"; {who(c['worker'])} refused {', '.join(who(x) for x in c['refused'])} "
+                        f"and took it from {who(c['from'])}" for c in a["checks"] if c["refused"]))
     if r.global_accuracy is not None:
         print(f"global model: {r.published}  accuracy {100 * r.global_accuracy:.1f}% "
               f"(quantized {100 * (r.global_quantized_accuracy or 0):.1f}%)")
@@ -211,12 +232,15 @@ async def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             aggregation_blocks=cfg.aggregation_blocks,
         )
         byzantine_index = cfg.workers - 1 if cfg.byzantine != "none" else -1
+        # With a poisoning leader the honest workers hold skewed (non-IID) shares, as
+        # clients often do, so that the Byzantine worker with all the data leads.
+        alpha = 0.3 if cfg.byzantine == Behaviour.POISONED_AGGREGATE.value else None
         for i in range(cfg.workers):
             behaviour = cfg.byzantine if i == byzantine_index else Behaviour.HONEST.value
             w = WorkerProcess(
                 f"worker{i + 1}" + ("-byz" if i == byzantine_index else ""),
                 f"//zkpot-demo-worker-{i + 1}", behaviour, i, cfg.workers, chain.url, task.dir,
-                task_id, out / "workers", cfg.epochs,
+                task_id, out / "workers", cfg.epochs, alpha=alpha,
             )
             await ac.submit(alice, "Balances", "transfer_keep_alive",
                             {"dest": w.keypair.ss58_address, "value": 1000 * UNIT})
@@ -272,7 +296,7 @@ async def _drive(cfg: DemoConfig, chain: DevChain, zk: Zkpot, http: aiohttp.Clie
             last_phase, phase_started = (rnd.index, rnd.phase), now
             if rnd.phase == "Commit":
                 if current is not None:
-                    await _close_report(current, zk, task, task_id, whole_test, names)
+                    await _close_report(current, zk, task, task_id, whole_test, names, workers, http)
                     reports.append(current)
                     if len(reports) >= cfg.rounds:
                         return reports
@@ -314,7 +338,8 @@ async def advance_clock(chain: DevChain, zk: Zkpot, rnd: Round, healths: list[di
 
 
 async def _close_report(r: RoundReport, zk: Zkpot, task: Any, task_id: int, whole_test: Any,
-                        names: dict[str, str]) -> None:
+                        names: dict[str, str], workers: list[WorkerProcess],
+                        http: aiohttp.ClientSession) -> None:
     """Fills a round's report from the chain once it has closed."""
     r.contributions = [
         {"who": str(c["who"]), "score": int(c["score"]), "commitment": str(c["commitment"])}
@@ -323,6 +348,8 @@ async def _close_report(r: RoundReport, zk: Zkpot, task: Any, task_id: int, whol
     record = await zk.election(task_id, r.round)
     if record is not None:
         r.leader = str(record["ranking"][0][0]) if record["ranking"] else None
+        scores = [int(score) for _, score in record["ranking"]]
+        r.tie_break = len(scores) > 1 and scores[0] == scores[1]
         r.authors = [str(a) for a in record["authors"]]
         outcome = record["outcome"]
         r.outcome = outcome if isinstance(outcome, str) else json.dumps(outcome)
@@ -334,12 +361,26 @@ async def _close_report(r: RoundReport, zk: Zkpot, task: Any, task_id: int, whol
     else:
         r.outcome = "AuthorSetKept(NoValidContribution)"
     r.rejected = await _rejections(zk, task_id, r.round)
-    if r.published:
-        try:
-            r.global_accuracy, r.global_quantized_accuracy = await _global_accuracy(
-                r.published, task, whole_test)
-        except (OSError, aiohttp.ClientError, ValueError) as e:
-            log.warning("could not evaluate the global model: %s", e)
+    if record is not None and record.get("aggregate"):
+        agg = record["aggregate"]
+        r.aggregate = {
+            "commitment": str(agg["commitment"]),
+            "included": [{"who": str(w), "weight": int(x)} for w, x in agg["included"]],
+            "total_weight": int(agg["total_weight"]),
+            "left_out": [str(w) for w in record.get("left_out") or []],
+        }
+    if r.published and r.aggregate is not None:
+        checks = await _global_checks(r.round, workers, http)
+        r.aggregate["checks"] = checks
+        r.aggregate["workers"] = len(workers)
+        r.aggregate["checked"] = sum(1 for c in checks if c["matches"])
+        verified = next((c for c in checks if c["matches"]), None)
+        if verified is not None:
+            try:
+                r.global_accuracy, r.global_quantized_accuracy = await _global_accuracy(
+                    verified["file"], task, whole_test)
+            except (OSError, ValueError) as e:
+                log.warning("could not evaluate the global model: %s", e)
     _print_round(r, names)
 
 
@@ -356,13 +397,36 @@ async def _rejections(zk: Zkpot, task_id: int, round: int) -> list[dict[str, Any
     return out
 
 
-async def _global_accuracy(uri: str, task: Any, whole_test: Any) -> tuple[float, float]:
-    async with aiohttp.ClientSession() as http, http.get(uri) as resp:
-        resp.raise_for_status()
-        data = await resp.read()
-    path = paths.cache_dir() / "demo-global.pt"
-    path.write_bytes(data)
-    model = load_weights(task.manifest.architecture, path)
+async def _global_checks(round: int, workers: list[WorkerProcess], http: aiohttp.ClientSession,
+                         timeout: float = 300.0) -> list[dict[str, Any]]:
+    """Each worker's check of the global model published in ``round`` (from ``/health``),
+    waiting until every running worker has made it: workers fetch and check the model as
+    the next round opens, before they train."""
+    deadline = time.monotonic() + timeout
+    while True:
+        checks = []
+        for w in workers:
+            health = await w.health(http)
+            done = next((c for c in health.get("global_checks") or [] if c.get("round") == round), None)
+            if done is not None:
+                checks.append({"worker": w.keypair.ss58_address, "from": done.get("from"),
+                               "refused": list(done.get("refused") or []), "matches": bool(done.get("matches")),
+                               "file": done.get("file")})
+        alive = [w for w in workers if w.proc is not None and w.proc.poll() is None]
+        if len(checks) >= len(alive) or time.monotonic() > deadline:
+            return checks
+        await asyncio.sleep(1.0)
+
+
+async def _global_accuracy(file: str, task: Any, whole_test: Any) -> tuple[float, float]:
+    """Float and quantized accuracy of a global model file a worker checked against A."""
+    from zkpot_models import build_model
+
+    from zkpot import aggregation
+
+    model = build_model(task.manifest.architecture)
+    gm = aggregation.GlobalModel.decode(Path(file).read_bytes(), task.manifest.num_params)
+    model.load_state_dict(gm.to_state(model.state_dict(), task.manifest.settings.param_scale))
     report = await asyncio.to_thread(quantize.accuracy_report, task, model, whole_test)
     return report.float_accuracy, report.quantized_accuracy
 
@@ -379,13 +443,17 @@ def _read_with_polkadot_js(url: str) -> dict[str, Any]:
 
 def _check_against_polkadot_js(report: dict[str, Any]) -> None:
     """The elections polkadot.js decoded must be the ones the demo saw."""
-    seen = {}
+    seen, aggregates = {}, {}
     for entry in report["polkadot_js"]["elections"] or []:
         (_task, rnd) = entry["key"][0]
         seen[int(rnd)] = [str(a) for a in entry["value"]["authors"]]
+        aggregates[int(rnd)] = (entry["value"].get("aggregate") or {}).get("commitment")
     for r in report["rounds"]:
         if r["authors"] and seen.get(r["round"]) != r["authors"]:
             raise RuntimeError(f"round {r['round']}: polkadot.js saw authors {seen.get(r['round'])}")
+        if r["aggregate"] and aggregates.get(r["round"]) != r["aggregate"]["commitment"]:
+            raise RuntimeError(f"round {r['round']}: polkadot.js saw the aggregate "
+                               f"{aggregates.get(r['round'])}")
     if sorted(report["polkadot_js"]["validators"]) != sorted(report["final_validators"]):
         raise RuntimeError("polkadot.js and substrate-interface disagree on the validators")
 

@@ -18,6 +18,7 @@ async def register_task(
     commit_blocks: int | None = None,
     reveal_blocks: int | None = None,
     aggregation_blocks: int | None = None,
+    min_included_percent: int | None = None,
 ) -> int:
     """Registers ``task`` with the hashes of its artifacts; returns the on-chain task id.
     The initial model is the bundle's own (``bundle:initial.pt``)."""
@@ -35,6 +36,12 @@ async def register_task(
         min_score=m.min_score if min_score is None else min_score,
         initial_commitment=m.initial_commitment,
         initial_uri=BUNDLE_SCHEME + m.initial_weights.path,
+        zero_commitment=m.zero_commitment,
+        aggregation={
+            "top": m.aggregation.top,
+            "weighting": m.aggregation.weighting.value,
+            "min_included_percent": min_included_percent or m.aggregation.min_included_percent,
+        },
         timing={
             "commit_blocks": commit_blocks or timing.commit_blocks,
             "reveal_blocks": reveal_blocks or timing.reveal_blocks,

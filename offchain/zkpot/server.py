@@ -1,7 +1,9 @@
 """The worker's HTTP server (aiohttp): model exchange, ``/health`` and ``/metrics``.
 
-- ``GET /models/global/{task}/{round}``: the global model this worker published for a
-  round; public, since its commitment is on chain.
+- ``GET /models/global/{task}/{round}``: the global model ``s`` of a round (the
+  ``aggregation.GlobalModel`` format) that this worker computed, as publisher or as a
+  fallback candidate; public, since its commitment is on chain and every downloader
+  checks it.
 - ``GET /models/contribution/{task}/{round}``: this worker's contribution to a round, only
   once its reveal is on chain, and only to a requester that proves (by an sr25519
   signature) to be one of the round's ranked contributors — the accounts that may
@@ -31,8 +33,6 @@ MAX_REQUEST_AGE = 300.0
 H_ACCOUNT = "X-Zkpot-Account"
 H_TIME = "X-Zkpot-Timestamp"
 H_SIGNATURE = "X-Zkpot-Signature"
-#: Header of a contribution's training sample count (its FedAvg weight).
-H_SAMPLES = "X-Zkpot-Samples"
 
 
 def request_message(path: str, timestamp: str) -> bytes:
@@ -76,17 +76,17 @@ class ModelServer:
         self._health = health
         self._allowed = allowed_requesters
         self._global: dict[tuple[int, int], Path] = {}
-        self._contributions: dict[tuple[int, int], tuple[Path, int]] = {}
+        self._contributions: dict[tuple[int, int], Path] = {}
         self._runner: web.AppRunner | None = None
 
     def serve_global(self, task: int, round: int, path: Path) -> None:
         """Publishes a global model file."""
         self._global[(task, round)] = path
 
-    def serve_contribution(self, task: int, round: int, path: Path, samples: int) -> None:
-        """Offers this worker's contribution, trained on ``samples`` samples, to the
-        round's aggregators (after its reveal)."""
-        self._contributions[(task, round)] = (path, samples)
+    def serve_contribution(self, task: int, round: int, path: Path) -> None:
+        """Offers this worker's contribution to the round's aggregators (after its
+        reveal)."""
+        self._contributions[(task, round)] = path
 
     def app(self) -> web.Application:
         """The aiohttp application."""
@@ -129,7 +129,7 @@ class ModelServer:
 
     async def _get_contribution(self, request: web.Request) -> web.StreamResponse:
         key = self._key(request)
-        path, samples = self._contributions.get(key, (None, 0))
+        path = self._contributions.get(key)
         if path is None or not path.is_file():
             raise web.HTTPNotFound(text="no revealed contribution for this round here")
         requester = _verified_requester(request)
@@ -138,6 +138,4 @@ class ModelServer:
         if requester not in await self._allowed(*key):
             log.info("refused model request from %s: not an aggregator of %s", requester, key)
             raise web.HTTPForbidden(text="only the round's aggregators get contributions")
-        return web.FileResponse(
-            path, headers={"Content-Type": "application/octet-stream", H_SAMPLES: str(samples)}
-        )
+        return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})

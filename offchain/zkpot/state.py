@@ -42,8 +42,12 @@ class RoundState(BaseModel):
     round: int
     step: Step = Step.STARTED
     base_model: str = ""
+    #: The account whose served global model matched ``base_model`` (none for the bundle's
+    #: initial model): acknowledged in this round's commit.
+    model_from: str | None = None
+    #: Accounts whose served global model did not match ``base_model``.
+    model_refused: list[str] = []
     weights: str | None = None
-    samples: int = 0
     proof: str | None = None
     commitment: str | None = None
     score: int | None = None
@@ -96,6 +100,22 @@ class StateStore:
     def proof_dir(self, task: int, round: int) -> Path:
         """Where a round's proof goes."""
         return self.root / "proofs" / f"task{task}-round{round}"
+
+    def _proven_path(self) -> Path:
+        return self.root / "proven-commitments"
+
+    def was_proven(self, commitment: str) -> bool:
+        """Whether a proof of the model with this commitment was ever started here."""
+        p = self._proven_path()
+        return p.is_file() and commitment in p.read_text().split()
+
+    def remember_proven(self, commitment: str) -> None:
+        """Records, durably and before proving, that this model is being proven: each
+        proof opens the parameters at one more point, so no model is proven twice."""
+        with self._proven_path().open("a") as f:
+            f.write(commitment + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def atomic_write(path: Path, data: bytes) -> None:

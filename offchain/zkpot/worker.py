@@ -1,11 +1,13 @@
 """The worker daemon: one long-lived asyncio process per participant.
 
 Each round, as ``docs/protocol.md`` describes: fetch the global model and check it against
-its on-chain commitment; train on the worker's private data (CUDA when present); prove
-(in child processes, never blocking the loop); commit; reveal; serve the model to the
-round's aggregators once the reveal is on chain; and, when its turn to aggregate comes,
-download the contributions, check each against its on-chain commitment, average them
-(FedAvg), publish the new global model and serve it.
+the commitment the chain computed (trying the round's other aggregator candidates when a
+served model does not match); train on the worker's private data (CUDA when present);
+prove (in child processes, never blocking the loop; never the same parameters twice);
+commit, acknowledging who served the global model; reveal; serve the model to the round's
+aggregator candidates once the reveal is on chain; and, as one of the best-ranked
+contributors, download the included contributions, check each against its commitment, sum
+them exactly with the chain's weights, serve the sum and, on its turn, publish it.
 
 The worker is driven by the chain's state, not by its own clock: every new block it reads
 the task's round and does what the phase asks, consulting its state directory so that a
@@ -16,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,21 +39,24 @@ from zkpot_models import (
 )
 
 from zkpot import aggregation, ezkl_ops, prover
+from zkpot import commitment as commitment_mod
 from zkpot.chain import AsyncChain, ChainError, ExtrinsicFailed, Round, Zkpot
 from zkpot.config import Behaviour, WorkerConfig
 from zkpot.keys import LoadedKey, session_keys_proof
 from zkpot.metrics import WorkerMetrics
 from zkpot.protocol import commit_digest
-from zkpot.server import H_SAMPLES, ModelServer, signed_headers
+from zkpot.server import ModelServer, signed_headers
 from zkpot.state import RoundState, StateStore, Step, atomic_write
-from zkpot.task import Task, load_task
+from zkpot.task import Task, TaskError, audit_commitments, load_task
 
 log = logging.getLogger(__name__)
 
 #: URI scheme of a model inside the task bundle (the initial model).
 BUNDLE_SCHEME = "bundle:"
-#: Largest sample count a contributor may claim (FedAvg weight).
-MAX_SAMPLES = 10**9
+#: How many rounds back a worker looks for the publication of its base model.
+HISTORY_SEARCH = 16
+#: Seconds a worker keeps asking a round's aggregator candidates for its global model.
+GLOBAL_MODEL_WAIT = 120.0
 
 
 class WorkerError(RuntimeError):
@@ -89,6 +94,13 @@ class Worker:
         self._round: Round | None = None
         self._status = "starting"
         self._http: aiohttp.ClientSession | None = None
+        self._global_lock = asyncio.Lock()
+        #: Checks of published global models, by round (shown in /health).
+        self._global_checks: dict[int, dict[str, Any]] = {}
+        #: Rounds whose global model this worker serves.
+        self._served_rounds: set[int] = set()
+        #: Rounds whose publication this worker looked at to serve as a fallback.
+        self._fallback_seen: set[int] = set()
         self._x, self._y = self._private_data()
 
     # -- set-up -----------------------------------------------------------------------
@@ -117,6 +129,15 @@ class Worker:
             raise WorkerError(
                 f"task {self.task_id} on chain has another VKA than the bundle {self.cfg.task_dir}"
             )
+        info = await self.zk.task(self.task_id)
+        if info is None or str(info["zero_commitment"]) != self.task.manifest.zero_commitment:
+            raise WorkerError(f"task {self.task_id} on chain has another C(0) than the bundle")
+        # C(0) is what every aggregate subtracts: recompute it from the circuit, with the
+        # initial model's commitment, rather than trust the bundle's word.
+        try:
+            await asyncio.to_thread(audit_commitments, self.task)
+        except TaskError as e:
+            raise WorkerError(f"task bundle {self.cfg.task_dir}: {e}") from e
 
     async def _register(self) -> None:
         if await self.zk.worker(self.me) is None:
@@ -131,10 +152,14 @@ class Worker:
     def _restore_served_models(self) -> None:
         for st in self.store.rounds(self.task_id):
             if st.step is Step.REVEALED and st.accepted and st.weights:
-                self.server.serve_contribution(st.task, st.round, self._served(st), st.samples)
-        for path in self.store.root.joinpath("models").glob(f"global-task{self.task_id}-round*.pt"):
+                self.server.serve_contribution(st.task, st.round, self._served(st))
+        for path in self.store.root.joinpath("models").glob(f"global-task{self.task_id}-round*.zkps"):
+            if path.stem.endswith("-poisoned"):
+                continue
             rnd = int(path.stem.rsplit("round", 1)[1])
-            self.server.serve_global(self.task_id, rnd, path)
+            poisoned = path.with_name(path.stem + "-poisoned.zkps")
+            self.server.serve_global(self.task_id, rnd, poisoned if poisoned.is_file() else path)
+            self._served_rounds.add(rnd)
 
     # -- main loop ----------------------------------------------------------------------
 
@@ -216,6 +241,8 @@ class Worker:
                 return  # joined too late for this round
             st = RoundState(task=self.task_id, round=rnd.index, base_model=rnd.base_model)
             self.store.save(st)
+        if rnd.phase == "Commit" and await self._serve_previous_global(rnd):
+            return
         if rnd.phase == "Commit":
             await self._commit_phase(rnd, st)
         elif rnd.phase == "Reveal":
@@ -249,7 +276,9 @@ class Worker:
                 self.store.save(st)
                 receipt = await self._submit(
                     "commit",
-                    self.zk.commit(self.kp, self.task_id, rnd.index, bytes.fromhex(st.digest or "")),
+                    self.zk.commit(
+                        self.kp, self.task_id, rnd.index, bytes.fromhex(st.digest or ""), st.model_from
+                    ),
                 )
                 st.commit_block = receipt.block_hash
             st.step = Step.COMMITTED
@@ -260,14 +289,18 @@ class Worker:
         """Fetches the global model, trains, proves. Runs as a background task."""
         try:
             self._status = f"round {rnd.index}: training"
-            model = await self._global_model(rnd)
-            samples = await self._train(model, rnd)
+            model, source = await self._global_model(rnd)
+            st.model_from = source
+            st.model_refused = list(self._global_checks.get(rnd.index - 1, {}).get("refused", []))
+            await self._train(model, rnd)
             weights = self.store.model_path(f"contribution-task{self.task_id}-round{rnd.index}.pt")
+            st.commitment = await self._unproven_commitment(model)
             atomic_write(weights, _state_bytes(model))
-            st.weights, st.samples, st.step = str(weights), samples, Step.TRAINED
+            st.weights, st.step = str(weights), Step.TRAINED
             self.store.save(st)
 
             self._status = f"round {rnd.index}: proving"
+            self.store.remember_proven(st.commitment)
             out = self.store.proof_dir(self.task_id, rnd.index)
             try:
                 result = await prover.prove_async(
@@ -285,8 +318,9 @@ class Worker:
             instances = result.instances_be32()
             if self.cfg.behaviour.inflates_score:
                 instances = await self._claim_more_than_proved(instances)
+            if result.commitment_hex != st.commitment:
+                raise WorkerError("the proof commits to other parameters than the ones recorded")
             st.proof = result.proof_path
-            st.commitment = result.commitment_hex
             st.score = result.score
             st.digest = commit_digest(
                 self.kp.public_key, self.task_id, rnd.index, result.proof_bytes, instances
@@ -297,7 +331,8 @@ class Worker:
             self.store.save(st)
             self.metrics.last_score.set(result.score)
             self._status = f"round {rnd.index}: proved"
-        except (prover.ProverError, WorkerError, aggregation.AggregationError, OSError) as e:
+        except (prover.ProverError, WorkerError, aggregation.AggregationError,
+                commitment_mod.CommitmentError, OSError) as e:
             self.metrics.errors.labels("prepare").inc()
             log.error("round %d: %s", rnd.index, e)
             self._status = f"round {rnd.index}: {e}"
@@ -320,37 +355,109 @@ class Worker:
         forged[layout.score_index] = claimed.to_bytes(32, "big")
         return forged
 
-    async def _global_model(self, rnd: Round) -> torch.nn.Module:
-        """The model this round trains from, checked against its on-chain commitment."""
-        info = await self.zk.task(self.task_id)
-        if info is None:
-            raise WorkerError(f"task {self.task_id} disappeared from the chain")
-        model_ref = info["global_model"]
-        commitment = str(model_ref["commitment"])
-        uri = _decode_uri(model_ref["uri"])
-        if commitment != rnd.base_model:
-            # Published after this round opened: the round trains from its base model.
-            log.info("round %d trains from %s", rnd.index, rnd.base_model)
-        path = await self._fetch_model(uri, rnd.base_model)
-        return load_weights(self.task.manifest.architecture, path)
+    async def _global_model(self, rnd: Round) -> tuple[torch.nn.Module, str | None]:
+        """The model this round trains from, checked against its on-chain commitment, and
+        the account that served it (``None`` for the task's initial model)."""
+        path, source = await self._verified_global(rnd.index, rnd.base_model)
+        return self._model_from_global(path), source
 
-    async def _fetch_model(self, uri: str, commitment: str) -> Path:
-        target = self.store.model_path(f"global-{commitment[2:18]}.pt")
-        if not target.is_file():
-            if uri.startswith(BUNDLE_SCHEME):
-                name = uri[len(BUNDLE_SCHEME):]
-                if name != self.task.manifest.initial_weights.path:
-                    raise WorkerError(f"unknown bundle model {name!r}")
-                shutil.copyfile(self.task.path("initial_weights"), target)
-            else:
-                data, _ = await self._download(uri, signed=False)
+    def _model_from_global(self, path: Path) -> torch.nn.Module:
+        template = build_model(self.task.manifest.architecture)
+        gm = aggregation.GlobalModel.decode(path.read_bytes(), self.task.manifest.num_params)
+        template.load_state_dict(gm.to_state(template.state_dict(), self.task.manifest.settings.param_scale))
+        return template
+
+    async def _verified_global(self, before_round: int, commitment: str) -> tuple[Path, str | None]:
+        """The global model with ``commitment`` (the newest one published before
+        ``before_round``), as a verified file: from the bundle when it is the initial
+        model, otherwise from the publisher or, when what it serves does not match the
+        chain's commitment, from the round's other aggregator candidates in rank order."""
+        async with self._global_lock:
+            target = self.store.model_path(f"global-{commitment[2:34]}.zkps")
+            check_file = target.with_suffix(".check.json")
+            if target.is_file() and check_file.is_file():
+                check = json.loads(check_file.read_text())
+                if check.get("round") is not None:
+                    self._global_checks[int(check["round"])] = check
+                return target, check.get("from")
+            if commitment == self.task.manifest.initial_commitment:
+                state = load_weights(self.task.manifest.architecture, self.task.path("initial_weights")).state_dict()
+                values = commitment_mod.quantize_state(state, self.task.manifest.settings.param_scale)
+                data = aggregation.of_single(values).encode()
+                await self._check_global(data, commitment)
                 atomic_write(target, data)
-        got, _ = await prover.model_commitment(self.task, target)
-        if f"0x{got:064x}" != commitment:
-            target.unlink(missing_ok=True)
-            self.metrics.errors.labels("bad_model").inc()
-            raise WorkerError(f"the model at {uri} does not match its on-chain commitment")
-        return target
+                atomic_write(check_file, json.dumps({"round": None, "from": None}).encode())
+                return target, None
+            published_round, sources = await self._global_sources(before_round, commitment)
+            refused: list[str] = []
+            # A fallback candidate may still be summing when the round opens: sources that
+            # are unreachable or have nothing yet are asked again; a source whose model
+            # does not match is refused for good.
+            deadline = asyncio.get_running_loop().time() + GLOBAL_MODEL_WAIT
+            while True:
+                for who, url in sources:
+                    if who in refused:
+                        continue
+                    try:
+                        data, _ = await self._download(url, signed=False)
+                    except (TimeoutError, WorkerError, aiohttp.ClientError, OSError) as e:
+                        log.info("global model of round %d not available from %s yet: %s",
+                                 published_round, who, e)
+                        continue
+                    try:
+                        await self._check_global(data, commitment)
+                    except (WorkerError, aggregation.AggregationError, commitment_mod.CommitmentError) as e:
+                        refused.append(who)
+                        self.metrics.errors.labels("bad_model").inc()
+                        log.warning("refused the global model of round %d from %s: %s",
+                                    published_round, who, e)
+                        continue
+                    check = {"round": published_round, "from": who, "refused": refused,
+                             "matches": True, "file": str(target)}
+                    atomic_write(target, data)
+                    atomic_write(check_file, json.dumps(check).encode())
+                    self._global_checks[published_round] = check
+                    log.info("global model of round %d from %s matches the chain's commitment%s",
+                             published_round, who, f" (refused {', '.join(refused)})" if refused else "")
+                    return target, who
+                if len(refused) == len(sources) or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(2.0)
+            self._global_checks[published_round] = {
+                "round": published_round, "from": None, "refused": refused, "matches": False,
+            }
+            raise WorkerError(f"no aggregator served the global model of round {published_round} "
+                              f"matching its commitment (asked {len(sources)}, refused {len(refused)})")
+
+    async def _check_global(self, data: bytes, commitment: str) -> None:
+        """Refuses a served global model whose commitment is not the chain's."""
+        gm = aggregation.GlobalModel.decode(data, self.task.manifest.num_params)
+        got = await asyncio.to_thread(commitment_mod.commit_values, self.task, gm.values)
+        if commitment_mod.to_hex(got) != commitment:
+            raise WorkerError("its commitment differs from the chain's aggregate")
+
+    async def _global_sources(self, before_round: int, commitment: str) -> tuple[int, list[tuple[str, str]]]:
+        """The round that published the model with ``commitment``, and where to get it:
+        the publisher's URI first, then the other candidates' servers."""
+        for r in range(before_round - 1, max(0, before_round - 1 - HISTORY_SEARCH), -1):
+            record = await self.zk.election(self.task_id, r)
+            pub = (record or {}).get("published")
+            if not pub or str(pub["model"]["commitment"]) != commitment:
+                continue
+            publisher = str(pub["by"])
+            sources = [(publisher, _decode_uri(pub["model"]["uri"]))]
+            for who in self._candidates(record):
+                if who != publisher:
+                    endpoint = await self.zk.endpoint(who)
+                    if endpoint:
+                        sources.append((who, f"{endpoint.rstrip('/')}/models/global/{self.task_id}/{r}"))
+            return r, sources
+        raise WorkerError(f"no publication of the global model {commitment[:18]}… in the last "
+                          f"{HISTORY_SEARCH} rounds")
+
+    def _candidates(self, record: dict[str, Any]) -> list[str]:
+        """The round's aggregator candidates: its best-ranked contributors."""
+        return [str(who) for who, _ in record["ranking"]][: self.cfg.aggregator_candidates]
 
     async def _download(self, url: str, *, signed: bool) -> tuple[bytes, dict[str, str]]:
         assert self._http is not None
@@ -367,6 +474,23 @@ class Worker:
                 if len(data) > self.cfg.max_model_bytes:
                     raise WorkerError(f"GET {url}: model larger than {self.cfg.max_model_bytes} bytes")
             return bytes(data), dict(resp.headers)
+
+    async def _unproven_commitment(self, model: torch.nn.Module) -> str:
+        """The model's commitment, after moving its last parameter by one quantum as often
+        as needed so that it is one this worker never proved: the commitment is
+        unblinded and each proof opens it at a new point, so proving the same parameters
+        twice (a retrained round after a crash, say) would reveal more of them."""
+        scale = self.task.manifest.settings.param_scale
+        while True:
+            c = commitment_mod.to_hex(
+                await asyncio.to_thread(commitment_mod.model_commitment, self.task, model.state_dict())
+            )
+            if not self.store.was_proven(c):
+                return c
+            with torch.no_grad():
+                last = list(model.parameters())[-1]
+                last.view(-1)[-1] += 2.0**-scale
+            log.info("this model was proven before; moved its last parameter by one quantum")
 
     async def _train(self, model: torch.nn.Module, rnd: Round) -> int:
         x, y = self._x, self._y
@@ -427,7 +551,7 @@ class Worker:
         self.metrics.rounds.labels("accepted" if accepted else "rejected").inc()
         log.info("round %d: revealed, %s", rnd.index, "accepted" if accepted else f"not accepted ({st.note})")
         if accepted and st.weights:
-            self.server.serve_contribution(self.task_id, rnd.index, self._served(st), st.samples)
+            self.server.serve_contribution(self.task_id, rnd.index, self._served(st))
 
     def _served(self, st: RoundState) -> Path:
         """The weights served to the leader: those proved, except for a swapped-model worker,
@@ -445,89 +569,158 @@ class Worker:
     # -- aggregation phase ----------------------------------------------------------------
 
     async def _aggregators_of(self, task: int, round: int) -> set[str]:
+        """Who may fetch this worker's contribution to a round: the round's candidates."""
         record = await self.zk.election(task, round)
         if record is None:
             return set()
-        return {str(who) for who, _ in record["ranking"]}
+        return set(self._candidates(record))
 
     async def _aggregation_phase(self, rnd: Round, st: RoundState) -> None:
         if st.step in (Step.COMMITTED, Step.REVEALING):
             await self._reveal_phase(rnd, st)  # finish a reveal interrupted by a restart
         record = await self.zk.election(self.task_id, rnd.index)
-        if record is None or record.get("published"):
+        if record is None or not record.get("aggregate"):
             return
-        ranking = [(str(who), int(score)) for who, score in record["ranking"]]
-        turn = rnd.turn or 0
-        if turn >= len(ranking) or ranking[turn][0] != self.me:
+        if self.me not in self._candidates(record) or rnd.index in self._served_rounds:
             return
         if self._job is not None and not self._job.done():
             return
         self._job_round = rnd.index
-        self._job = asyncio.create_task(self._aggregate(rnd, ranking), name=f"aggregate-{rnd.index}")
+        self._job = asyncio.create_task(self._aggregate(rnd.index), name=f"aggregate-{rnd.index}")
 
-    async def _aggregate(self, rnd: Round, ranking: list[tuple[str, int]]) -> None:
-        """Collects the contributions, checks them, averages them and publishes."""
-        self._status = f"round {rnd.index}: aggregating"
+    async def _serve_previous_global(self, rnd: Round) -> bool:
+        """A candidate of the previous round that did not see its aggregation phase (it
+        was published quickly) sums and serves its global model now, before training, so
+        that it can stand in for the publisher. Returns whether it started that job."""
+        prev = rnd.index - 1
+        if prev < 1 or prev in self._served_rounds or prev in self._fallback_seen:
+            return False
+        if self._job is not None and not self._job.done():
+            return False  # the commit phase waits for the running job anyway
+        self._fallback_seen.add(prev)
+        record = await self.zk.election(self.task_id, prev)
+        if not record or not record.get("published") or self.me not in self._candidates(record):
+            return False
+        self._job_round = prev
+        self._job = asyncio.create_task(self._aggregate(prev), name=f"aggregate-{prev}")
+        return True
+
+    async def _aggregate(self, round: int) -> None:
+        """As one of the round's candidates: collects the included contributions, checks
+        each against its commitment, sums them exactly, and serves the sum; publishes it
+        when it is this worker's turn. What the chain names as published is what is served:
+        a fallback candidate serves the sum over the publisher's included set."""
+        self._status = f"round {round}: aggregating"
         try:
+            record = await self.zk.election(self.task_id, round)
+            if record is None or not record.get("aggregate"):
+                return
+            aggregate = record["aggregate"]
+            weights = {str(who): int(w) for who, w in aggregate["included"]}
             commitments = {
                 str(c["who"]): str(c["commitment"])
-                for c in await self.zk.contributions(self.task_id, rnd.index)
+                for c in await self.zk.contributions(self.task_id, round)
             }
-            models: list[tuple[dict[str, torch.Tensor], int]] = []
-            for who, _ in ranking:
+            vectors: dict[str, list[int]] = {}
+            for who in weights:
                 try:
-                    path, samples = await self._collect(who, rnd.index)
-                    got, _ = await prover.model_commitment(self.task, path)
-                    if f"0x{got:064x}" != commitments.get(who):
-                        self.metrics.errors.labels("bad_model").inc()
-                        log.warning("round %d: refused %s's model: it does not match its commitment",
-                                    rnd.index, who)
-                        continue
-                    state = torch.load(path, map_location="cpu", weights_only=True)
-                    models.append((state, samples))
-                except (TimeoutError, WorkerError, prover.ProverError, aiohttp.ClientError, OSError, ValueError) as e:
+                    vectors[who] = await self._collect_checked(who, round, commitments.get(who, ""))
+                except (TimeoutError, WorkerError, commitment_mod.CommitmentError,
+                        aiohttp.ClientError, OSError, ValueError, RuntimeError) as e:
                     self.metrics.errors.labels("collect").inc()
-                    log.warning("round %d: no model from %s: %s", rnd.index, who, e)
-            if not models:
-                raise WorkerError("no contribution could be collected and checked")
-            averaged = aggregation.fedavg(models)
-            path = self.store.model_path(f"global-task{self.task_id}-round{rnd.index}.pt")
-            atomic_write(path, _state_bytes_from(averaged))
-            commitment, _ = await prover.model_commitment(self.task, path)
-            self.server.serve_global(self.task_id, rnd.index, path)
-            uri = f"{self.cfg.base_url}/models/global/{self.task_id}/{rnd.index}"
-            await self._submit(
-                "publish_model",
-                self.zk.publish_model(self.kp, self.task_id, rnd.index, f"0x{commitment:064x}", uri),
-            )
-            log.info("round %d: published the average of %d models as %s", rnd.index, len(models), uri)
-            self._status = f"round {rnd.index}: published"
-        except (WorkerError, aggregation.AggregationError, prover.ProverError, ChainError) as e:
+                    log.warning("round %d: no usable model from %s: %s", round, who, e)
+            await self._publish_or_serve(round, weights, vectors)
+        except (WorkerError, aggregation.AggregationError, commitment_mod.CommitmentError, ChainError) as e:
             self.metrics.errors.labels("aggregate").inc()
-            log.error("round %d: aggregation failed: %s", rnd.index, e)
-            self._status = f"round {rnd.index}: aggregation failed: {e}"
+            log.error("round %d: aggregation failed: %s", round, e)
+            self._status = f"round {round}: aggregation failed: {e}"
 
-    async def _collect(self, who: str, round: int) -> tuple[Path, int]:
-        """A contributor's model and its sample count (our own from disk)."""
+    async def _publish_or_serve(self, round: int, weights: dict[str, int], vectors: dict[str, list[int]]) -> None:
+        """Publishes (on turn) or waits for the publication, then serves the sum over the
+        published included set."""
+        while True:
+            rnd = await self.zk.round(self.task_id)
+            record = await self.zk.election(self.task_id, round)
+            if rnd is None or record is None:
+                return
+            pub = record.get("published")
+            if pub:
+                # The chain recomputed the aggregate over the set the publisher named.
+                included = [str(who) for who, _ in record["aggregate"]["included"]]
+                break
+            ranking = [str(who) for who, _ in record["ranking"]]
+            on_turn = (rnd.index == round and rnd.phase == "Aggregation" and rnd.turn is not None
+                       and rnd.turn < len(ranking) and ranking[rnd.turn] == self.me)
+            if on_turn:
+                included = [who for who in weights if who in vectors]
+                self._write_global(round, included, weights, vectors)
+                uri = f"{self.cfg.base_url}/models/global/{self.task_id}/{round}"
+                await self._submit(
+                    "publish_model", self.zk.publish_model(self.kp, self.task_id, round, uri, included)
+                )
+                log.info("round %d: published the sum of %d of %d contributions as %s",
+                         round, len(included), len(weights), uri)
+                self._served_rounds.add(round)
+                self._status = f"round {round}: published"
+                return
+            if rnd.index != round or rnd.phase != "Aggregation":
+                return  # closed without a publication
+            await asyncio.sleep(self.poll_interval)
+        missing = [who for who in included if who not in vectors]
+        if missing:
+            raise WorkerError(f"cannot serve the global model of round {round}: no checked model of {missing}")
+        self._write_global(round, included, weights, vectors)
+        self._served_rounds.add(round)
+        self._status = f"round {round}: serving the global model"
+
+    def _write_global(self, round: int, included: list[str], weights: dict[str, int],
+                      vectors: dict[str, list[int]]) -> Path:
+        """Sums the included vectors, writes and serves the global model file."""
+        if not included:
+            raise WorkerError("no contribution could be collected and checked")
+        gm = aggregation.weighted_sum([vectors[w] for w in included], [weights[w] for w in included])
+        path = self.store.model_path(f"global-task{self.task_id}-round{round}.zkps")
+        atomic_write(path, gm.encode())
+        served = path
+        if self.cfg.behaviour is Behaviour.POISONED_AGGREGATE:
+            # Model replacement: its own model, scaled to the total weight.
+            own = vectors.get(self.me)
+            if own is not None:
+                poisoned = aggregation.weighted_sum([own], [gm.total_weight])
+                served = path.with_name(path.stem + "-poisoned.zkps")
+                atomic_write(served, poisoned.encode())
+        self.server.serve_global(self.task_id, round, served)
+        return path
+
+    async def _collect_checked(self, who: str, round: int, on_chain: str) -> list[int]:
+        """A contributor's quantized parameters, checked against its on-chain commitment."""
+        path = await self._collect(who, round)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        template = build_model(self.task.manifest.architecture).state_dict()
+        if list(state) != list(template) or any(state[k].shape != template[k].shape for k in template):
+            raise WorkerError("the model does not fit the task's architecture")
+        values = commitment_mod.quantize_state(state, self.task.manifest.settings.param_scale)
+        got = await asyncio.to_thread(commitment_mod.commit_values, self.task, values)
+        if commitment_mod.to_hex(got) != on_chain:
+            self.metrics.errors.labels("bad_model").inc()
+            raise WorkerError("it does not match its commitment")
+        return values
+
+    async def _collect(self, who: str, round: int) -> Path:
+        """A contributor's model file (our own from disk)."""
         if who == self.me:
             st = self.store.load(self.task_id, round)
             if st is None or not st.weights:
                 raise WorkerError("own contribution missing from the state directory")
-            return Path(st.weights), st.samples
+            return Path(st.weights)
         endpoint = await self.zk.endpoint(who)
         if not endpoint:
             raise WorkerError("no endpoint on chain")
         url = f"{endpoint.rstrip('/')}/models/contribution/{self.task_id}/{round}"
-        data, headers = await self._download(url, signed=True)
-        try:
-            samples = int(headers.get(H_SAMPLES, "0"))
-        except ValueError:
-            samples = 0
-        if not 1 <= samples <= MAX_SAMPLES:
-            raise WorkerError(f"bad sample count {headers.get(H_SAMPLES)!r}")
+        data, _ = await self._download(url, signed=True)
         path = self.store.model_path(f"collected-task{self.task_id}-round{round}-{who[:12]}.pt")
         atomic_write(path, data)
-        return path, samples
+        return path
 
     # -- health ---------------------------------------------------------------------------
 
@@ -543,6 +736,8 @@ class Worker:
             "step": st.step.value if st else None,
             "score": st.score if st else None,
             "status": self._status,
+            # The newest checks of published global models against the chain's aggregate.
+            "global_checks": [self._global_checks[r] for r in sorted(self._global_checks)[-4:]],
         }
 
 
