@@ -84,6 +84,9 @@ class RoundReport:
     #: weights, who was left out, and which workers checked the model they downloaded
     #: against A (and whose served models they refused).
     aggregate: dict[str, Any] | None = None
+    #: How the chain settled this round's publication once the next round's commits were
+    #: in: acknowledgements naming the publisher, of how many contributors, who was paid.
+    settlement: dict[str, Any] | None = None
     global_accuracy: float | None = None
     global_quantized_accuracy: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -297,6 +300,8 @@ async def _drive(cfg: DemoConfig, chain: DevChain, zk: Zkpot, http: aiohttp.Clie
             if rnd.phase == "Commit":
                 if current is not None:
                     await _close_report(current, zk, task, task_id, whole_test, names, workers, http)
+                    if reports:
+                        await _settlement(reports[-1], zk, task_id, names)
                     reports.append(current)
                     if len(reports) >= cfg.rounds:
                         return reports
@@ -395,6 +400,21 @@ async def _rejections(zk: Zkpot, task_id: int, round: int) -> list[dict[str, Any
                 if int(a["task"]) == task_id and int(a["round"]) == round:
                     out.append({"who": str(a["who"]), "reason": json.dumps(a["reason"])})
     return out
+
+
+async def _settlement(r: RoundReport, zk: Zkpot, task_id: int, names: dict[str, str]) -> None:
+    """Records (and prints) how the chain settled round ``r``'s publication."""
+    record = await zk.election(task_id, r.round)
+    settled = (record or {}).get("settlement")
+    if not settled:
+        return
+    r.settlement = {"acks": int(settled["acks"]), "of": int(settled["of"]),
+                    "paid": str(settled["paid"]) if settled.get("paid") else None}
+    publisher = str(record["published"]["by"]) if record.get("published") else None
+    paid = r.settlement["paid"]
+    print(f"round {r.round}'s publication settled: {r.settlement['acks']} of {r.settlement['of']} "
+          f"contributors acknowledged the publisher {names.get(publisher or '', publisher)}; "
+          f"reward paid to {names.get(paid or '', paid or 'nobody')}", flush=True)
 
 
 async def _global_checks(round: int, workers: list[WorkerProcess], http: aiohttp.ClientSession,
