@@ -4,6 +4,7 @@ aggregator, rejection of bad messages with state unchanged, and the PRG's reduct
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import random
 import secrets
@@ -467,3 +468,261 @@ def test_aggregator_rejects_unrequested_or_non_field_shares() -> None:
     assert _snapshot(agg) == before
     with pytest.raises(ProtocolError, match="step"):
         agg.receive_masked(MaskedInput(session.task, session.round, 1, xs[1]))
+
+
+# ---------------------------------------------------------------- wire form: decode
+
+
+ALL_TYPES = {sa.AdvertiseKeys, sa.Roster, sa.ShareKeys, sa.ForwardedShares, sa.MaskedInput,
+             sa.ConsistencyRequest, sa.ConsistencySignature, sa.UnmaskRequest, sa.UnmaskResponse}
+WIRE_DROPS = {3: Step.MASKED_INPUT, 5: Step.UNMASK}
+
+
+def _wire_session(monkeypatch: pytest.MonkeyPatch, degree: int | None = None) -> tuple:
+    """A signed session with two dropouts (one after sharing keys, so s-shares are asked
+    for) run with every message through encode -> decode; returns what was encoded."""
+    session = Session(b"task-W", 11, (1, 2, 3, 4, 5, 6), threshold=4, length=L, degree=degree)
+    xs = _inputs(session, 9)
+    signers, verify = _ed25519(session.participants)
+    seen: list[tuple[object, bytes]] = []
+    encode = sa._Wire.encode
+
+    def recording(self: object) -> bytes:
+        out = encode(self)
+        seen.append((self, out))
+        return out
+
+    monkeypatch.setattr(sa._Wire, "encode", recording)
+    result, agg, _ = sa.run_session(session, xs, WIRE_DROPS, signers, verify, wire=True)
+    monkeypatch.undo()
+    return session, xs, result, agg, seen, verify
+
+
+def test_session_over_the_wire_recovers_the_exact_sum(monkeypatch: pytest.MonkeyPatch) -> None:
+    session, xs, result, agg, seen, _ = _wire_session(monkeypatch)
+    assert result.included == (1, 2, 4, 5, 6)
+    assert result.values == _sum(xs, result.included)
+    assert {type(m) for m, _ in seen} == ALL_TYPES
+    # What the aggregator recorded are the decoded copies, equal to what was sent.
+    assert all(type(m) in ALL_TYPES for m in agg.view)
+
+
+def test_every_message_type_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    session, _, _, _, seen, verify = _wire_session(monkeypatch)
+    responses = [m for m, _ in seen if isinstance(m, sa.UnmaskResponse)]
+    assert any(m.s_shares for m in responses) and any(m.b_shares for m in responses)
+    for m, data in seen:
+        assert data[:2] == bytes((m.TAG, sa.WIRE_VERSION))
+        assert sa.decode(data) == m
+        assert sa.decode(data, session) == m
+        assert type(m).decode(data, session) == m
+        assert sa.decode(data).encode() == data
+        if type(m).SIGNED:  # every participant message is signed by its sender
+            assert m.signature and verify(m.sender, m.signed_part(), m.signature)
+            assert data == m.signed_part()[len(b"zkpot-secagg/v1/"):] + sa._blob(m.signature)
+
+
+def test_sparse_session_over_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
+    session = Session(b"task-X", 2, tuple(range(1, 11)), threshold=3, length=L, degree=4)
+    xs = _inputs(session, 10)
+    result, _, _ = sa.run_session(session, xs, {4: Step.MASKED_INPUT}, wire=True)
+    assert result.values == _sum(xs, result.included) and 4 not in result.included
+
+
+@pytest.fixture(scope="module")
+def encodings() -> dict[type, bytes]:
+    mp = pytest.MonkeyPatch()
+    try:
+        _, _, _, _, seen, _ = _wire_session(mp)
+    finally:
+        mp.undo()
+    out: dict[type, bytes] = {}
+    for m, data in seen:  # the largest of each type (UnmaskResponse with both kinds of share)
+        if len(data) > len(out.get(type(m), b"")):
+            out[type(m)] = data
+    return out
+
+
+def _refused(data: object, match: str, session: Session | None = None) -> None:
+    with pytest.raises(ProtocolError, match=match):
+        sa.decode(data, session)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", sorted(ALL_TYPES, key=lambda c: c.TAG), ids=lambda c: c.__name__)
+def test_truncated_extended_and_mistagged_encodings_are_refused(encodings: dict, cls: type) -> None:
+    data = encodings[cls]
+    assert sa.decode(data).encode() == data
+    for k in range(len(data)):
+        with pytest.raises(ProtocolError):
+            sa.decode(data[:k])
+    _refused(data + b"\0", "trailing")
+    _refused(data + data, "trailing")
+    _refused(bytes((0,)) + data[1:], "unknown message tag 0")
+    _refused(bytes((200,)) + data[1:], "unknown message tag 200")
+    _refused(data[:1] + bytes((sa.WIRE_VERSION + 1,)) + data[2:], "version")
+    other = next(c for c in ALL_TYPES if c is not cls)
+    with pytest.raises(ProtocolError, match=f"expected a {other.__name__}"):
+        other.decode(data)
+
+
+def _head(tag: int, task: bytes = b"task-W", rnd: int = 11) -> bytes:
+    return bytes((tag, sa.WIRE_VERSION)) + sa._blob(task) + rnd.to_bytes(8, "big")
+
+
+def test_oversized_counts_and_lengths_are_refused() -> None:
+    session = Session(b"task-W", 11, (1, 2, 3, 4, 5, 6), threshold=4, length=L)
+    u32 = sa._u32
+    masked = _head(sa.MaskedInput.TAG) + u32(1)
+    # A count beyond the module bound, before anything is read or allocated.
+    _refused(masked + u32(2**32 - 1), "exceeds the bound")
+    _refused(masked + u32(sa.MAX_VECTOR_LENGTH + 1), "exceeds the bound")
+    # Within the bound but more than the bytes that follow.
+    _refused(masked + u32(1000) + bytes(64), "do not fit")
+    # With a session: the exact vector length, and at most n ids.
+    _refused(masked + u32(L + 1) + bytes(32 * (L + 1)) + u32(0), "exceeds the bound", session)
+    _refused(masked + u32(L - 1) + bytes(32 * (L - 1)) + u32(0), f"expected {L}", session)
+    assert sa.decode(masked + u32(L - 1) + bytes(32 * (L - 1)) + u32(0)).values == (0,) * (L - 1)
+    seven = _head(sa.ConsistencyRequest.TAG) + u32(7) + b"".join(u32(i) for i in range(1, 8))
+    assert sa.decode(seven).survivors == frozenset(range(1, 8))
+    _refused(seven, "survivors count 7 exceeds the bound 6", session)
+    _refused(_head(sa.ConsistencyRequest.TAG) + u32(sa.MAX_PARTICIPANTS + 1), "exceeds the bound")
+    # Length fields: task, signature, ciphertext.
+    _refused(bytes((sa.ConsistencyRequest.TAG, sa.WIRE_VERSION)) + u32(sa.MAX_TASK_BYTES + 1)
+             + bytes(sa.MAX_TASK_BYTES + 1) + bytes(8) + u32(0), "task of")
+    sig = _head(sa.ConsistencySignature.TAG) + u32(1)
+    _refused(sig + u32(sa.MAX_SIGNATURE_BYTES + 1) + bytes(sa.MAX_SIGNATURE_BYTES + 1), "signature of")
+    assert sa.decode(sig + u32(64) + bytes(64)).signature == bytes(64)
+    shares = _head(sa.ShareKeys.TAG) + u32(1) + u32(1) + u32(2)
+    _refused(shares + u32(sa.CIPHERTEXT_BYTES - 1) + bytes(sa.CIPHERTEXT_BYTES + 3), "ciphertext is")
+    _refused(shares + u32(sa.CIPHERTEXT_BYTES + 1) + bytes(sa.CIPHERTEXT_BYTES + 5), "ciphertext is")
+    assert sa.decode(shares + u32(sa.CIPHERTEXT_BYTES) + bytes(sa.CIPHERTEXT_BYTES + 4)).ciphertexts == {
+        2: bytes(sa.CIPHERTEXT_BYTES)}
+
+
+def test_out_of_field_and_non_canonical_encodings_are_refused(encodings: dict) -> None:
+    u32 = sa._u32
+    masked = encodings[sa.MaskedInput]
+    first = 2 + 4 + len(b"task-W") + 8 + 4 + 4
+    for bad in (P, 2**256 - 1):
+        _refused(masked[:first] + bad.to_bytes(32, "big") + masked[first + 32:], "not a field element")
+    assert sa.decode(masked[:first] + (P - 1).to_bytes(32, "big") + masked[first + 32:]).values[0] == P - 1
+    resp = _head(sa.UnmaskResponse.TAG) + u32(1) + u32(1) + u32(2)
+    _refused(resp + P.to_bytes(32, "big") + u32(0) + u32(0), "not a field element")
+    # Ids: nonzero, strictly increasing (so each message has one encoding).
+    req = _head(sa.ConsistencyRequest.TAG)
+    _refused(req + u32(2) + u32(2) + u32(1), "increasing")
+    _refused(req + u32(2) + u32(1) + u32(1), "increasing")
+    _refused(req + u32(1) + u32(0), "id 0")
+    _refused(resp + (5).to_bytes(32, "big") + u32(2) + u32(3) + bytes(32) + u32(3) + bytes(32) + u32(0),
+             "increasing")
+    # A roster entry must itself be a valid advertisement.
+    roster = encodings[sa.Roster]
+    entry = 2 + 4 + len(b"task-W") + 8 + 4 + 4
+    _refused(roster[:entry] + bytes((sa.MaskedInput.TAG,)) + roster[entry + 1:], "not an advertisement")
+    _refused("not bytes", "bytes")
+    # encode refuses what decode would refuse, rather than writing something else.
+    with pytest.raises(ProtocolError, match="field element"):
+        MaskedInput(b"t", 1, 1, (P,)).encode()
+    with pytest.raises(ProtocolError, match="field element"):
+        MaskedInput(b"t", 1, 1, (-1,)).encode()
+    with pytest.raises(ProtocolError, match="32 bytes"):
+        sa.AdvertiseKeys(b"t", 1, 1, bytes(31), bytes(32)).encode()
+
+
+# ---------------------------------------------------------------- signatures on participant messages
+
+
+def _bad_signatures(msg: object, signers: dict) -> dict[str, object]:
+    """The same message unsigned, with a flipped signature bit, signed by another
+    participant, and with a changed body under the original signature."""
+    other = next(i for i in signers if i != msg.sender)
+    flipped = msg.signature[:-1] + bytes((msg.signature[-1] ^ 1,))
+    out = {
+        "unsigned": dataclasses.replace(msg, signature=b""),
+        "flipped": dataclasses.replace(msg, signature=flipped),
+        "other signer": dataclasses.replace(msg, signature=signers[other](msg.signed_part())),
+        "other round signed": dataclasses.replace(
+            msg, signature=signers[msg.sender](dataclasses.replace(msg, round=msg.round + 1).signed_part())),
+    }
+    if isinstance(msg, MaskedInput):
+        out["changed body"] = dataclasses.replace(msg, values=(msg.values[0] ^ 1,) + msg.values[1:])
+    if isinstance(msg, sa.UnmaskResponse) and msg.b_shares:
+        v = min(msg.b_shares)
+        out["changed body"] = dataclasses.replace(msg, b_shares={**msg.b_shares, v: msg.b_shares[v] ^ 1})
+    if isinstance(msg, sa.ShareKeys):
+        r = min(msg.ciphertexts)
+        out["changed body"] = dataclasses.replace(msg, ciphertexts={**msg.ciphertexts, r: bytes(sa.CIPHERTEXT_BYTES)})
+    return out
+
+
+def _refuse_all_then_accept(agg: Aggregator, receive: object, msg: object, signers: dict) -> None:
+    for why, bad in _bad_signatures(msg, signers).items():
+        before = _snapshot(agg)
+        with pytest.raises(ProtocolError, match="bad signature"):
+            receive(bad)  # type: ignore[operator]
+        assert _snapshot(agg) == before, why
+        with pytest.raises(ProtocolError, match="bad signature"):  # also after the wire
+            receive(sa.decode(bad.encode(), agg.session))  # type: ignore[operator]
+        assert _snapshot(agg) == before, why
+    receive(msg)  # type: ignore[operator]
+
+
+def test_aggregator_refuses_participant_messages_with_bad_signatures() -> None:
+    session = Session(b"task-S", 5, (1, 2, 3, 4), threshold=3, length=L)
+    xs = _inputs(session, 11)
+    signers, verify = _ed25519(session.participants)
+    parts = {i: Participant(session, i, xs[i], signers[i], verify) for i in session.participants}
+    agg = Aggregator(session, verify)
+    for i, p in parts.items():
+        ad = p.advertise_keys()
+        if i == 1:
+            _refuse_all_then_accept(agg, agg.receive_keys, ad, signers)
+        else:
+            agg.receive_keys(ad)
+    roster = agg.roster()
+    for i, p in parts.items():
+        msg = p.share_keys(roster)
+        if i == 2:
+            _refuse_all_then_accept(agg, agg.receive_shares, msg, signers)
+        else:
+            agg.receive_shares(msg)
+    for i, fwd in agg.forward_shares().items():
+        msg = parts[i].masked_input(fwd)
+        if i == 3:
+            _refuse_all_then_accept(agg, agg.receive_masked, msg, signers)
+        else:
+            agg.receive_masked(msg)
+    req = agg.consistency_request()
+    for i in sorted(req.survivors):
+        msg = parts[i].consistency(req)
+        if i == 4:
+            before = _snapshot(agg)
+            for bad in (sa.ConsistencySignature(msg.task, msg.round, 4, signers[1](sa.consistency_message(
+                    session, req.survivors))), sa.ConsistencySignature(msg.task, msg.round, 4, b"")):
+                with pytest.raises(ProtocolError, match="bad consistency signature"):
+                    agg.receive_consistency(bad)
+                assert _snapshot(agg) == before
+        agg.receive_consistency(msg)
+    unmask = agg.unmask_request()
+    for i in sorted(unmask.signatures):
+        msg = parts[i].unmask(unmask)
+        if i == 1:
+            _refuse_all_then_accept(agg, agg.receive_unmask, msg, signers)
+        else:
+            agg.receive_unmask(msg)
+    assert agg.finish().values == _sum(xs, session.participants)
+
+
+def test_without_a_verifier_signatures_are_not_required() -> None:
+    session = Session(b"task-T", 1, (1, 2, 3), threshold=2, length=L)
+    xs = _inputs(session, 12)
+    result, agg, _ = sa.run_session(session, xs, {2: Step.UNMASK}, wire=True)
+    assert result.values == _sum(xs, session.participants)
+    assert all(m.signature == b"" for m in agg.view if type(m).SIGNED)
+
+
+def test_session_fits_the_wire_bounds() -> None:
+    with pytest.raises(sa.SecAggError, match="bounds"):
+        Session(b"t" * (sa.MAX_TASK_BYTES + 1), 1, (1, 2, 3), threshold=2, length=L)
+    with pytest.raises(ProtocolError, match="task id"):
+        sa.ConsistencyRequest(b"t" * (sa.MAX_TASK_BYTES + 1), 1, frozenset()).encode()

@@ -12,8 +12,12 @@ The module is transport-free: participants and the aggregator are explicit state
 that take and return message objects, validate every message before changing state, and
 raise :class:`ProtocolError` (malformed, out of order, unknown, replayed) or
 :class:`UnsafeRequestError` (a request an honest participant must refuse because answering
-could leak an input). Messages are signed through a ``signer`` hook (the worker's sr25519
-account key); without one, the consistency round is only as strong as the transport.
+could leak an input). Every message has a canonical, self-describing ``encode()`` (type tag,
+version byte) and a strict inverse, :func:`decode` (or ``Type.decode``), so the messages
+can be carried over any byte transport. Every message a participant sends is signed through
+a ``signer`` hook (the worker's sr25519 account key) and verified by the aggregator and the
+participants through a ``verifier`` hook; without them, authentication is only as strong as
+the transport.
 
 Steps (names as in the paper):
 
@@ -40,14 +44,18 @@ Weighted sums: zkpot's global model is ``s = sum w_i q_i``; a contributor enters
 
 Not covered, relative to the paper's malicious-server protocol (deliberately or for later):
 
-* Message authentication. Only ``AdvertiseKeys`` and the consistency signatures go through
-  the ``signer``/``verifier`` hooks; ``ShareKeys``, ``MaskedInput`` and ``UnmaskResponse``
-  must be signed by the transport (the worker's sr25519 key) over ``encode()``, and the
-  aggregator's broadcasts carry no signature of their own (as in the paper). Without a
-  verifier the consistency round gives no guarantee against a malicious aggregator, which
-  can then forge the ``t`` signatures; the participant still refuses to release both
-  shares of one contributor itself.
-* Wire parsing: messages have a canonical ``encode()`` (signed, counted) but no ``decode``.
+* Message authentication is optional and end to end only for participant messages:
+  ``AdvertiseKeys``, ``ShareKeys``, ``MaskedInput`` and ``UnmaskResponse`` carry the
+  sender's signature over ``signed_part()`` (the encoding without the signature, behind the
+  protocol's domain), and ``ConsistencySignature`` is itself a signature on the session and
+  U3; the aggregator checks them when it has a ``verifier``. The aggregator's broadcasts
+  carry no signature of their own (as in the paper): participants check the signatures
+  inside them (advertisements, consistency signatures), and a forwarded share authenticates
+  its sender through the AEAD channel key derived from the signed advertisements. Without a verifier the consistency round gives no guarantee against a
+  malicious aggregator, which can then forge the ``t`` signatures; the participant still
+  refuses to release both shares of one contributor itself. A signature does not stop the
+  aggregator (or a network attacker) from replaying a message into the same session; the
+  state machines refuse replays by sender, and task and round bind it to one session.
 * Robust reconstruction: the aggregator interpolates from the first ``t`` shares by id. A
   wrong ``s`` share is caught (the rebuilt key must match the advertised one); a wrong
   ``b`` share gives a wrong sum, which zkpot catches downstream (every worker checks
@@ -67,7 +75,8 @@ import hashlib
 import secrets
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -274,6 +283,8 @@ class Session:
             raise SecAggError("participant ids must be distinct integers in [1, 2^32)")
         if self.length < 1 or not 0 <= self.round < 2**64:
             raise SecAggError("bad vector length or round")
+        if len(self.task) > MAX_TASK_BYTES or len(ids) > MAX_PARTICIPANTS:
+            raise SecAggError("task id or participant count beyond the wire format's bounds")
         n = len(ids)
         if self.degree is not None and self.degree < n - 1 and (self.degree < 2 or self.degree % 2):
             raise SecAggError("the neighbour degree must be even and at least 2")
@@ -328,7 +339,28 @@ def pair_mask_sign(own_id: int, peer_id: int) -> int:
 
 
 # --------------------------------------------------------------------------------------
-# Messages. ``encode`` is the canonical byte form: what is signed and what is counted.
+# Messages. ``encode`` is the canonical byte form: what is signed, what is counted and what
+# goes on the wire; ``decode`` is its strict inverse.
+#
+# Wire form of every message: ``tag (u8) || WIRE_VERSION (u8) || body`` and, for a message
+# a participant sends, ``|| u32 len || signature``. Integers are big-endian (u32 ids and
+# counts, u64 round), field elements 32 bytes and ``< p``, public keys 32 raw bytes, id
+# lists and id-keyed maps strictly increasing (so the encoding of a message is unique). A
+# participant's signature covers ``signed_part() = _DOMAIN || tag || version || body``: the
+# wire form without the signature, prefixed with this protocol's domain so the account key's
+# signature cannot be replayed into another protocol.
+
+#: Version byte after the tag; a decoder refuses any other.
+WIRE_VERSION = 1
+#: Bounds that apply when ``decode`` is given no session (with one, counts are bounded by the
+#: number of participants and a vector's length must equal ``session.length``).
+MAX_TASK_BYTES = 256
+MAX_SIGNATURE_BYTES = 128
+MAX_PARTICIPANTS = 1 << 16
+MAX_VECTOR_LENGTH = 1 << 24
+#: A share ciphertext: nonce, ``_PLAIN`` (two u32 ids, two field elements) and the tag.
+CIPHERTEXT_BYTES = 12 + 72 + 16
+KEY_BYTES = 32
 
 
 def _ids(ids: Iterable[int]) -> bytes:
@@ -341,13 +373,153 @@ def _blob(b: bytes) -> bytes:
 
 
 def _fe(v: int) -> bytes:
+    if type(v) is not int or not 0 <= v < P:
+        raise ProtocolError("cannot encode a value that is not a field element")
     return v.to_bytes(32, "big")
 
 
+def _key(k: bytes) -> bytes:
+    if len(k) != KEY_BYTES:
+        raise ProtocolError(f"public keys must be {KEY_BYTES} bytes")
+    return bytes(k)
+
+
+def _ctx(task: bytes, round: int) -> bytes:
+    if len(task) > MAX_TASK_BYTES:
+        raise ProtocolError(f"task id longer than {MAX_TASK_BYTES} bytes")
+    return _blob(task) + struct.pack(">Q", round)
+
+
 @dataclass(frozen=True)
-class AdvertiseKeys:
+class _Limits:
+    ids: int
+    length: int | None  # exact vector length, or None for "at most MAX_VECTOR_LENGTH"
+
+
+class _Reader:
+    """A cursor over one encoding; every read is bounds-checked and every count is checked
+    against its limit and against the bytes left before anything is allocated."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ProtocolError("a message must be decoded from bytes")
+        self.data = bytes(data)
+        self.pos = 0
+        self.what = what
+
+    def fail(self, why: str) -> ProtocolError:
+        return ProtocolError(f"{self.what}: {why}")
+
+    def take(self, n: int) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise self.fail(f"truncated at byte {self.pos} (wanted {n} more)")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u32(self) -> int:
+        return struct.unpack(">I", self.take(4))[0]
+
+    def u64(self) -> int:
+        return struct.unpack(">Q", self.take(8))[0]
+
+    def count(self, limit: int, item: int, name: str) -> int:
+        n = self.u32()
+        if n > limit:
+            raise self.fail(f"{name} count {n} exceeds the bound {limit}")
+        if n * item > len(self.data) - self.pos:
+            raise self.fail(f"truncated: {n} {name} do not fit in the bytes left")
+        return n
+
+    def blob(self, limit: int, name: str, exact: int | None = None) -> bytes:
+        n = self.u32()
+        if exact is not None and n != exact:
+            raise self.fail(f"{name} is {n} bytes, expected {exact}")
+        if n > limit:
+            raise self.fail(f"{name} of {n} bytes exceeds the bound {limit}")
+        return self.take(n)
+
+    def fe(self) -> int:
+        v = int.from_bytes(self.take(32), "big")
+        if v >= P:
+            raise self.fail("value is not a field element (>= p)")
+        return v
+
+    def pid(self, after: int) -> int:
+        i = self.u32()
+        if i == 0:
+            raise self.fail("participant id 0")
+        if i <= after:
+            raise self.fail("ids are not strictly increasing")
+        return i
+
+    def ids(self, lim: _Limits, name: str) -> frozenset[int]:
+        out, last = [], 0
+        for _ in range(self.count(lim.ids, 4, name)):
+            last = self.pid(last)
+            out.append(last)
+        return frozenset(out)
+
+    def ctx(self) -> tuple[bytes, int]:
+        return self.blob(MAX_TASK_BYTES, "task"), self.u64()
+
+    def sig(self) -> bytes:
+        return self.blob(MAX_SIGNATURE_BYTES, "signature")
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise self.fail(f"{len(self.data) - self.pos} trailing bytes")
+
+
+class _Wire:
+    """Shared wire logic: ``TAG`` identifies the type, ``_body`` is the unsigned body,
+    ``_read`` parses it back; ``SIGNED`` types append the signature."""
+
+    TAG: ClassVar[int]
+    SIGNED: ClassVar[bool] = False
+
+    def _body(self) -> bytes:
+        raise NotImplementedError
+
+    def _header(self) -> bytes:
+        return bytes((self.TAG, WIRE_VERSION))
+
+    def signed_part(self) -> bytes:
+        """What the sender's account key signs: the encoding without the signature, with
+        the protocol's domain in front."""
+        return _DOMAIN + self._header() + self._body()
+
+    def encode(self) -> bytes:
+        """Wire form."""
+        out = self._header() + self._body()
+        if self.SIGNED:
+            sig = self.signature  # type: ignore[attr-defined]
+            if len(sig) > MAX_SIGNATURE_BYTES:
+                raise ProtocolError(f"signature longer than {MAX_SIGNATURE_BYTES} bytes")
+            out += _blob(sig)
+        return out
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> _Wire:
+        raise NotImplementedError
+
+    @classmethod
+    def decode(cls, data: bytes, session: Session | None = None) -> Any:
+        """Strict inverse of :meth:`encode` for this type (the tag must be this type's).
+        With ``session``, counts are bounded by its participants and vectors must have its
+        length; without, by the module's ``MAX_*`` constants. Raises :class:`ProtocolError`."""
+        msg = decode(data, session)
+        if not isinstance(msg, cls):
+            raise ProtocolError(f"expected a {cls.__name__}, got a {type(msg).__name__}")
+        return msg
+
+
+@dataclass(frozen=True)
+class AdvertiseKeys(_Wire):
     """Step 0, participant -> aggregator: the two public keys, signed."""
 
+    TAG: ClassVar[int] = 1
+    SIGNED: ClassVar[bool] = True
     task: bytes
     round: int
     sender: int
@@ -355,73 +527,127 @@ class AdvertiseKeys:
     s_public: bytes
     signature: bytes = b""
 
-    def signed_part(self) -> bytes:
-        """What the sender's account key signs."""
-        return (_DOMAIN + b"advertise" + _u32(len(self.task)) + self.task + struct.pack(">Q", self.round)
-                + _u32(self.sender) + self.c_public + self.s_public)
+    def _body(self) -> bytes:
+        return _ctx(self.task, self.round) + _u32(self.sender) + _key(self.c_public) + _key(self.s_public)
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return self.signed_part() + _blob(self.signature)
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> AdvertiseKeys:
+        task, rnd = r.ctx()
+        return cls(task, rnd, r.pid(0), r.take(KEY_BYTES), r.take(KEY_BYTES), r.sig())
 
 
 @dataclass(frozen=True)
-class Roster:
+class Roster(_Wire):
     """Step 0, aggregator -> participant: every advertisement it accepted (U1)."""
 
+    TAG: ClassVar[int] = 2
     task: bytes
     round: int
     keys: Mapping[int, AdvertiseKeys]
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return _blob(self.task) + struct.pack(">Q", self.round) + b"".join(
-            self.keys[i].encode() for i in sorted(self.keys))
+    def _body(self) -> bytes:
+        for i, ad in self.keys.items():
+            if ad.sender != i:
+                raise ProtocolError(f"roster entry {i} carries the keys of {ad.sender}")
+        return _ctx(self.task, self.round) + _u32(len(self.keys)) + b"".join(
+            _blob(self.keys[i].encode()) for i in sorted(self.keys))
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> Roster:
+        task, rnd = r.ctx()
+        keys: dict[int, AdvertiseKeys] = {}
+        last = 0
+        min_ad = 2 + 4 + 8 + 4 + 2 * KEY_BYTES + 4
+        for _ in range(r.count(lim.ids, 4 + min_ad, "roster entries")):
+            raw = r.blob(min_ad + MAX_TASK_BYTES + MAX_SIGNATURE_BYTES, "advertisement")
+            if raw[:1] != bytes((AdvertiseKeys.TAG,)):
+                raise r.fail("roster entry is not an advertisement")
+            ad = _decode(raw, lim, "roster entry")
+            if ad.sender <= last:
+                raise r.fail("ids are not strictly increasing")
+            last = ad.sender
+            keys[ad.sender] = ad
+        return cls(task, rnd, keys)
+
+
+def _read_ciphertexts(r: _Reader, lim: _Limits) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    last = 0
+    for _ in range(r.count(lim.ids, 8 + CIPHERTEXT_BYTES, "ciphertexts")):
+        last = r.pid(last)
+        out[last] = r.blob(CIPHERTEXT_BYTES, "ciphertext", exact=CIPHERTEXT_BYTES)
+    return out
+
+
+def _write_map(m: Mapping[int, bytes]) -> bytes:
+    return _u32(len(m)) + b"".join(_u32(i) + _blob(m[i]) for i in sorted(m))
 
 
 @dataclass(frozen=True)
-class ShareKeys:
-    """Step 1, participant -> aggregator: encrypted shares, one ciphertext per neighbour."""
+class ShareKeys(_Wire):
+    """Step 1, participant -> aggregator: encrypted shares, one ciphertext per neighbour,
+    signed."""
 
+    TAG: ClassVar[int] = 3
+    SIGNED: ClassVar[bool] = True
     task: bytes
     round: int
     sender: int
     ciphertexts: Mapping[int, bytes]
+    signature: bytes = b""
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return _blob(self.task) + struct.pack(">Q", self.round) + _u32(self.sender) + b"".join(
-            _u32(r) + _blob(self.ciphertexts[r]) for r in sorted(self.ciphertexts))
+    def _body(self) -> bytes:
+        return _ctx(self.task, self.round) + _u32(self.sender) + _write_map(self.ciphertexts)
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> ShareKeys:
+        task, rnd = r.ctx()
+        return cls(task, rnd, r.pid(0), _read_ciphertexts(r, lim), r.sig())
 
 
 @dataclass(frozen=True)
-class ForwardedShares:
+class ForwardedShares(_Wire):
     """Step 1, aggregator -> participant: the ciphertexts addressed to ``recipient`` (U2)."""
 
+    TAG: ClassVar[int] = 4
     task: bytes
     round: int
     recipient: int
     ciphertexts: Mapping[int, bytes]
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return _blob(self.task) + struct.pack(">Q", self.round) + _u32(self.recipient) + b"".join(
-            _u32(s) + _blob(self.ciphertexts[s]) for s in sorted(self.ciphertexts))
+    def _body(self) -> bytes:
+        return _ctx(self.task, self.round) + _u32(self.recipient) + _write_map(self.ciphertexts)
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> ForwardedShares:
+        task, rnd = r.ctx()
+        return cls(task, rnd, r.pid(0), _read_ciphertexts(r, lim))
 
 
 @dataclass(frozen=True)
-class MaskedInput:
-    """Step 2, participant -> aggregator: ``y_i``."""
+class MaskedInput(_Wire):
+    """Step 2, participant -> aggregator: ``y_i``, signed."""
 
+    TAG: ClassVar[int] = 5
+    SIGNED: ClassVar[bool] = True
     task: bytes
     round: int
     sender: int
     values: Vector
+    signature: bytes = b""
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return (_blob(self.task) + struct.pack(">Q", self.round) + _u32(self.sender)
+    def _body(self) -> bytes:
+        return (_ctx(self.task, self.round) + _u32(self.sender)
                 + _u32(len(self.values)) + b"".join(_fe(v) for v in self.values))
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> MaskedInput:
+        task, rnd = r.ctx()
+        sender = r.pid(0)
+        n = r.count(MAX_VECTOR_LENGTH if lim.length is None else lim.length, 32, "vector elements")
+        if lim.length is not None and n != lim.length:
+            raise r.fail(f"vector has {n} elements, expected {lim.length}")
+        return cls(task, rnd, sender, tuple(r.fe() for _ in range(n)), r.sig())
 
 
 def consistency_message(session: Session, survivors: Iterable[int]) -> bytes:
@@ -430,67 +656,146 @@ def consistency_message(session: Session, survivors: Iterable[int]) -> bytes:
 
 
 @dataclass(frozen=True)
-class ConsistencyRequest:
+class ConsistencyRequest(_Wire):
     """Step 3, aggregator -> participant: the survivor set U3 (senders of masked input)."""
 
+    TAG: ClassVar[int] = 6
     task: bytes
     round: int
     survivors: frozenset[int]
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return _blob(self.task) + struct.pack(">Q", self.round) + _ids(self.survivors)
+    def _body(self) -> bytes:
+        return _ctx(self.task, self.round) + _ids(self.survivors)
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> ConsistencyRequest:
+        task, rnd = r.ctx()
+        return cls(task, rnd, r.ids(lim, "survivors"))
 
 
 @dataclass(frozen=True)
-class ConsistencySignature:
-    """Step 3, participant -> aggregator: its signature on U3."""
+class ConsistencySignature(_Wire):
+    """Step 3, participant -> aggregator: its signature on U3. The signature is over
+    :func:`consistency_message` (session and U3), which already authenticates the sender, so
+    this message carries no second signature over its own encoding."""
 
+    TAG: ClassVar[int] = 7
     task: bytes
     round: int
     sender: int
     signature: bytes
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return _blob(self.task) + struct.pack(">Q", self.round) + _u32(self.sender) + _blob(self.signature)
+    def _body(self) -> bytes:
+        if len(self.signature) > MAX_SIGNATURE_BYTES:
+            raise ProtocolError(f"signature longer than {MAX_SIGNATURE_BYTES} bytes")
+        return _ctx(self.task, self.round) + _u32(self.sender) + _blob(self.signature)
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> ConsistencySignature:
+        task, rnd = r.ctx()
+        return cls(task, rnd, r.pid(0), r.sig())
 
 
 @dataclass(frozen=True)
-class UnmaskRequest:
+class UnmaskRequest(_Wire):
     """Step 4, aggregator -> participant: the survivors (whose ``b`` shares are wanted), the
     dropped (whose ``s`` shares are wanted) and at least ``t`` signatures on the survivors."""
 
+    TAG: ClassVar[int] = 8
     task: bytes
     round: int
     survivors: frozenset[int]
     dropped: frozenset[int]
     signatures: Mapping[int, bytes]
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return (_blob(self.task) + struct.pack(">Q", self.round) + _ids(self.survivors) + _ids(self.dropped)
-                + b"".join(_u32(i) + _blob(self.signatures[i]) for i in sorted(self.signatures)))
+    def _body(self) -> bytes:
+        if any(len(s) > MAX_SIGNATURE_BYTES for s in self.signatures.values()):
+            raise ProtocolError(f"signature longer than {MAX_SIGNATURE_BYTES} bytes")
+        return (_ctx(self.task, self.round) + _ids(self.survivors) + _ids(self.dropped)
+                + _write_map(self.signatures))
+
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> UnmaskRequest:
+        task, rnd = r.ctx()
+        survivors, dropped = r.ids(lim, "survivors"), r.ids(lim, "dropped")
+        sigs: dict[int, bytes] = {}
+        last = 0
+        for _ in range(r.count(lim.ids, 8, "signatures")):
+            last = r.pid(last)
+            sigs[last] = r.sig()
+        return cls(task, rnd, survivors, dropped, sigs)
 
 
 @dataclass(frozen=True)
-class UnmaskResponse:
-    """Step 4, participant -> aggregator: shares of ``b_v`` and of the ``s`` seeds."""
+class UnmaskResponse(_Wire):
+    """Step 4, participant -> aggregator: shares of ``b_v`` and of the ``s`` seeds, signed."""
 
+    TAG: ClassVar[int] = 9
+    SIGNED: ClassVar[bool] = True
     task: bytes
     round: int
     sender: int
     b_shares: Mapping[int, int]
     s_shares: Mapping[int, int]
+    signature: bytes = b""
 
-    def encode(self) -> bytes:
-        """Wire form."""
-        return (_blob(self.task) + struct.pack(">Q", self.round) + _u32(self.sender)
+    def _body(self) -> bytes:
+        return (_ctx(self.task, self.round) + _u32(self.sender)
                 + _u32(len(self.b_shares)) + b"".join(_u32(v) + _fe(self.b_shares[v]) for v in sorted(self.b_shares))
                 + _u32(len(self.s_shares)) + b"".join(_u32(v) + _fe(self.s_shares[v]) for v in sorted(self.s_shares)))
 
+    @classmethod
+    def _read(cls, r: _Reader, lim: _Limits) -> UnmaskResponse:
+        task, rnd = r.ctx()
+        sender = r.pid(0)
+        maps: list[dict[int, int]] = []
+        for name in ("b shares", "s shares"):
+            m: dict[int, int] = {}
+            last = 0
+            for _ in range(r.count(lim.ids, 36, name)):
+                last = r.pid(last)
+                m[last] = r.fe()
+            maps.append(m)
+        return cls(task, rnd, sender, maps[0], maps[1], r.sig())
+
+
+Message = (AdvertiseKeys | Roster | ShareKeys | ForwardedShares | MaskedInput | ConsistencyRequest
+           | ConsistencySignature | UnmaskRequest | UnmaskResponse)
+_TYPES: dict[int, type[_Wire]] = {c.TAG: c for c in (
+    AdvertiseKeys, Roster, ShareKeys, ForwardedShares, MaskedInput, ConsistencyRequest,
+    ConsistencySignature, UnmaskRequest, UnmaskResponse)}
+
+
+def _decode(data: bytes, lim: _Limits, what: str = "message") -> Any:
+    r = _Reader(data, what)
+    tag, version = r.take(1)[0], r.take(1)[0]
+    cls = _TYPES.get(tag)
+    if cls is None:
+        raise r.fail(f"unknown message tag {tag}")
+    if version != WIRE_VERSION:
+        raise r.fail(f"unsupported wire version {version}")
+    r.what = f"{what} ({cls.__name__})"
+    msg = cls._read(r, lim)
+    r.end()
+    return msg
+
+
+def decode(data: bytes, session: Session | None = None) -> Message:
+    """Parses any message from its :meth:`encode` form, strictly: known tag and version,
+    exact lengths, no trailing bytes, counts within bounds (``session``'s participant count
+    and vector length when given, else the ``MAX_*`` constants), field elements ``< p``, ids
+    nonzero and strictly increasing, 32-byte public keys, ``CIPHERTEXT_BYTES``-byte share
+    ciphertexts. Any failure is one :class:`ProtocolError`. It checks form only: session,
+    sender and signature are checked by the receiving state machine."""
+    if session is None:
+        lim = _Limits(MAX_PARTICIPANTS, None)
+    else:
+        lim = _Limits(len(session.participants), session.length)
+    return _decode(data, lim)
+
 
 _PLAIN = struct.Struct(">II32s32s")
+assert CIPHERTEXT_BYTES == _NONCE + _PLAIN.size + 16
 
 
 def _check_session(session: Session, msg: object) -> None:
@@ -543,6 +848,10 @@ class Participant:
     def _sign(self, message: bytes) -> bytes:
         return self._signer(message) if self._signer else b""
 
+    def _signed(self, msg: Any) -> Any:
+        """``msg`` with its ``signature`` over :meth:`signed_part` (empty without a signer)."""
+        return replace(msg, signature=self._sign(msg.signed_part()))
+
     def _verify(self, pid: int, message: bytes, signature: bytes) -> bool:
         return self._verifier(pid, message, signature) if self._verifier else True
 
@@ -556,8 +865,7 @@ class Participant:
         self._expect(Step.ADVERTISE)
         msg = AdvertiseKeys(self.session.task, self.session.round, self.id,
                             _raw_public(self._c_key), _raw_public(self._s_key))
-        msg = AdvertiseKeys(msg.task, msg.round, msg.sender, msg.c_public, msg.s_public,
-                            self._sign(msg.signed_part()))
+        msg = self._signed(msg)
         self.step = Step.SHARE_KEYS
         self._own_ad = msg
         return msg
@@ -597,7 +905,7 @@ class Participant:
         self._roster = keys
         self._held[self.id] = (b_sh[self.id], s_sh[self.id])
         self.step = Step.MASKED_INPUT
-        return ShareKeys(s.task, s.round, self.id, out)
+        return self._signed(ShareKeys(s.task, s.round, self.id, out))
 
     # step 2
     def masked_input(self, forwarded: ForwardedShares) -> MaskedInput:
@@ -624,11 +932,11 @@ class Participant:
         self._held.update(held)
         self._mask_peers = frozenset(senders)
         self.step = Step.CONSISTENCY
-        return MaskedInput(s.task, s.round, self.id, tuple(a % P for a in acc))
+        return self._signed(MaskedInput(s.task, s.round, self.id, tuple(a % P for a in acc)))
 
     def _open_share(self, sender: int, blob: bytes) -> tuple[int, int]:
         s = self.session
-        if len(blob) != _NONCE + _PLAIN.size + 16:
+        if len(blob) != CIPHERTEXT_BYTES:
             raise ProtocolError(f"share from {sender} has the wrong length")
         key = s.channel_key(self._c_key, self.id, self._roster[sender].c_public, sender)
         try:
@@ -696,9 +1004,9 @@ class Participant:
         self._released_b |= want_b
         self._released_s |= want_s
         self.step = Step.DONE
-        return UnmaskResponse(s.task, s.round, self.id,
-                              {v: self._held[v][0] for v in sorted(want_b)},
-                              {v: self._held[v][1] for v in sorted(want_s)})
+        return self._signed(UnmaskResponse(s.task, s.round, self.id,
+                                           {v: self._held[v][0] for v in sorted(want_b)},
+                                           {v: self._held[v][1] for v in sorted(want_s)}))
 
 
 # --------------------------------------------------------------------------------------
@@ -742,6 +1050,12 @@ class Aggregator:
         if sender in seen:
             raise ProtocolError(f"replayed message from {sender}")
 
+    def _check_signature(self, msg: Any) -> None:
+        """With a verifier: ``msg.signature`` must be the sender's over ``msg.signed_part()``
+        (called after the form checks and before any state change)."""
+        if self._verifier and not self._verifier(msg.sender, msg.signed_part(), msg.signature):
+            raise ProtocolError(f"bad signature from {msg.sender}")
+
     def _close(self, got: Mapping[int, object], what: str) -> None:
         if len(got) < self.session.threshold:
             raise UnsafeRequestError(f"only {len(got)} {what}, fewer than the threshold")
@@ -752,8 +1066,7 @@ class Aggregator:
         self._accept(Step.ADVERTISE, msg, msg.sender, self.session.participants, self._keys)
         if len(msg.c_public) != 32 or len(msg.s_public) != 32:
             raise ProtocolError("keys must be 32 bytes")
-        if self._verifier and not self._verifier(msg.sender, msg.signed_part(), msg.signature):
-            raise ProtocolError(f"bad signature from {msg.sender}")
+        self._check_signature(msg)
         self._keys[msg.sender] = msg
         self.view.append(msg)
 
@@ -777,6 +1090,10 @@ class Aggregator:
         self._accept(Step.SHARE_KEYS, msg, msg.sender, self._keys, self._shares)
         if not set(msg.ciphertexts) <= self.session.neighbours(msg.sender) & self._keys.keys():
             raise ProtocolError(f"shares from {msg.sender} addressed outside its neighbourhood")
+        for r, ct in msg.ciphertexts.items():
+            if type(ct) is not bytes or len(ct) != CIPHERTEXT_BYTES:
+                raise ProtocolError(f"share from {msg.sender} for {r} has the wrong length")
+        self._check_signature(msg)
         self._shares[msg.sender] = msg
         self.view.append(msg)
 
@@ -797,6 +1114,7 @@ class Aggregator:
         """Records one masked input after checking its length and range."""
         self._accept(Step.MASKED_INPUT, msg, msg.sender, self._shares, self._masked)
         check_vector(msg.values, self.session.length)
+        self._check_signature(msg)
         self._masked[msg.sender] = msg
         self.view.append(msg)
 
@@ -835,6 +1153,7 @@ class Aggregator:
         for v in (*msg.b_shares.values(), *msg.s_shares.values()):
             if type(v) is not int or not 0 <= v < P:
                 raise ProtocolError(f"unmasking response from {msg.sender} has a non-field share")
+        self._check_signature(msg)
         self._responses[msg.sender] = msg
         self.view.append(msg)
 
@@ -880,10 +1199,17 @@ class Aggregator:
 def run_session(session: Session, inputs: Mapping[int, Sequence[int]],
                 drop_before: Mapping[int, Step] | None = None,
                 signers: Mapping[int, Signer] | None = None,
-                verifier: Verifier | None = None) -> tuple[AggregateResult, Aggregator, dict[int, Participant]]:
+                verifier: Verifier | None = None,
+                wire: bool = False) -> tuple[AggregateResult, Aggregator, dict[int, Participant]]:
     """Runs all steps in-process. ``drop_before[i] = step`` makes participant ``i`` vanish
-    before it would send its message of that step (never to return)."""
+    before it would send its message of that step (never to return). With ``wire``, every
+    message in either direction goes through ``decode(encode(m), session)`` on its way, as it
+    would over a transport."""
     drop_before = dict(drop_before or {})
+
+    def w(msg: Any) -> Any:
+        return type(msg).decode(msg.encode(), session) if wire else msg
+
     signers = signers or {}
     parts = {i: Participant(session, i, inputs[i], signers.get(i), verifier) for i in session.participants}
     agg = Aggregator(session, verifier)
@@ -893,20 +1219,20 @@ def run_session(session: Session, inputs: Mapping[int, Sequence[int]],
 
     for i, p in parts.items():
         if alive(i, Step.ADVERTISE):
-            agg.receive_keys(p.advertise_keys())
+            agg.receive_keys(w(p.advertise_keys()))
     roster = agg.roster()
     for i in sorted(roster.keys):
         if alive(i, Step.SHARE_KEYS):
-            agg.receive_shares(parts[i].share_keys(roster))
+            agg.receive_shares(w(parts[i].share_keys(w(roster))))
     for i, fwd in agg.forward_shares().items():
         if alive(i, Step.MASKED_INPUT):
-            agg.receive_masked(parts[i].masked_input(fwd))
+            agg.receive_masked(w(parts[i].masked_input(w(fwd))))
     req = agg.consistency_request()
     for i in sorted(req.survivors):
         if alive(i, Step.CONSISTENCY):
-            agg.receive_consistency(parts[i].consistency(req))
+            agg.receive_consistency(w(parts[i].consistency(w(req))))
     unmask = agg.unmask_request()
     for i in sorted(unmask.signatures):
         if alive(i, Step.UNMASK):
-            agg.receive_unmask(parts[i].unmask(unmask))
+            agg.receive_unmask(w(parts[i].unmask(w(unmask))))
     return agg.finish(), agg, parts
