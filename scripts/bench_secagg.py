@@ -28,8 +28,6 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zkpot import secagg as sa
 
 LENGTH = 1210
@@ -77,19 +75,6 @@ class Meter:
         self.recv[who] = self.recv.get(who, 0) + len(msg.encode())
 
 
-def _ed25519(ids: tuple[int, ...]) -> tuple[dict[int, sa.Signer], sa.Verifier]:
-    """Ed25519 account keys standing in for the workers' sr25519 ones."""
-    keys = {i: Ed25519PrivateKey.generate() for i in ids}
-    pubs = {i: k.public_key() for i, k in keys.items()}
-
-    def verify(pid: int, msg: bytes, sig: bytes) -> bool:
-        try:
-            pubs[pid].verify(sig, msg)
-        except (InvalidSignature, KeyError):
-            return False
-        return True
-
-    return {i: k.sign for i, k in keys.items()}, verify
 
 
 def bench(n: int, degree: int | None, drops: int, seed: int = 0) -> dict[str, Any]:
@@ -104,7 +89,7 @@ def bench(n: int, degree: int | None, drops: int, seed: int = 0) -> dict[str, An
     xs = {i: tuple(rnd.randrange(-(2**16), 2**16) % sa.P for _ in range(LENGTH)) for i in ids}
     m = Meter()
     agg_id = 0
-    signers, verify = _ed25519(ids)
+    signers, verify = sa.ed25519_accounts(ids)
     parts = {i: m.call(i, sa.Participant, session, i, xs[i], signers[i], verify) for i in ids}
     agg = sa.Aggregator(session, verify)
 

@@ -10,8 +10,6 @@ import random
 import secrets
 
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zkpot import secagg as sa
 from zkpot.secagg import (
     Aggregator,
@@ -38,19 +36,6 @@ def _sum(xs: dict[int, tuple[int, ...]], ids: tuple[int, ...]) -> tuple[int, ...
     return tuple(sum(xs[i][k] for i in ids) % P for k in range(len(next(iter(xs.values())))))
 
 
-def _ed25519(ids: tuple[int, ...]) -> tuple[dict, sa.Verifier]:
-    """Ed25519 keys stand in for the workers' sr25519 account keys."""
-    keys = {i: Ed25519PrivateKey.generate() for i in ids}
-    pubs = {i: k.public_key() for i, k in keys.items()}
-
-    def verify(pid: int, msg: bytes, sig: bytes) -> bool:
-        try:
-            pubs[pid].verify(sig, msg)
-        except (InvalidSignature, KeyError):
-            return False
-        return True
-
-    return {i: k.sign for i, k in keys.items()}, verify
 
 
 def test_field_modulus_is_the_projects() -> None:
@@ -78,7 +63,7 @@ CASES = [
 def test_sum_is_exact_under_dropouts(drops: dict, why: str) -> None:
     session = Session(b"task-A", 7, (1, 2, 3, 4, 5, 6), threshold=4, length=L)
     xs = _inputs(session)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     result, _, _ = sa.run_session(session, xs, drops, signers, verify)
     masked_senders = tuple(i for i in session.participants
                            if i not in drops or drops[i] > Step.MASKED_INPUT)
@@ -130,7 +115,7 @@ def _to_consistency(session: Session, xs: dict, signers: dict, verify: sa.Verifi
 def test_honest_participants_refuse_a_survivor_set_other_than_the_certified_one() -> None:
     session = Session(b"task-C", 3, (1, 2, 3, 4, 5), threshold=3, length=L)
     xs = _inputs(session, 2)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     agg, parts, _ = _to_consistency(session, xs, signers, verify)
     req = agg.consistency_request()
     for i in req.survivors:
@@ -157,7 +142,7 @@ def test_honest_participants_refuse_a_survivor_set_other_than_the_certified_one(
 def test_honest_participant_never_releases_both_shares_of_one_contributor() -> None:
     session = Session(b"task-D", 3, (1, 2, 3, 4, 5), threshold=3, length=L)
     xs = _inputs(session, 3)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     agg, parts, _ = _to_consistency(session, xs, signers, verify)
     req = agg.consistency_request()
     for i in req.survivors:
@@ -189,7 +174,7 @@ def test_aggregator_view_cannot_yield_an_input_it_pretended_was_dropped() -> Non
     x_5 + PRG(b_5), and t - 1 of any shares reconstruct nothing."""
     session = Session(b"task-E", 9, (1, 2, 3, 4, 5), threshold=3, length=L)
     xs = _inputs(session, 4)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     agg, parts, side = _to_consistency(session, xs, signers, verify, withhold=5)
     req = agg.consistency_request()
     assert 5 not in req.survivors
@@ -352,7 +337,7 @@ def test_participant_rejects_tampered_or_misrouted_shares() -> None:
 
 def test_unsigned_or_forged_keys_are_refused() -> None:
     session = Session(b"task-H", 1, (1, 2, 3), threshold=2, length=L)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     p1 = Participant(session, 1, (0,) * L, signers[1], verify)
     p2 = Participant(session, 2, (0,) * L, None, verify)  # does not sign
     agg = Aggregator(session, verify)
@@ -483,7 +468,7 @@ def _wire_session(monkeypatch: pytest.MonkeyPatch, degree: int | None = None) ->
     for) run with every message through encode -> decode; returns what was encoded."""
     session = Session(b"task-W", 11, (1, 2, 3, 4, 5, 6), threshold=4, length=L, degree=degree)
     xs = _inputs(session, 9)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     seen: list[tuple[object, bytes]] = []
     encode = sa._Wire.encode
 
@@ -670,7 +655,7 @@ def _refuse_all_then_accept(agg: Aggregator, receive: object, msg: object, signe
 def test_aggregator_refuses_participant_messages_with_bad_signatures() -> None:
     session = Session(b"task-S", 5, (1, 2, 3, 4), threshold=3, length=L)
     xs = _inputs(session, 11)
-    signers, verify = _ed25519(session.participants)
+    signers, verify = sa.ed25519_accounts(session.participants)
     parts = {i: Participant(session, i, xs[i], signers[i], verify) for i in session.participants}
     agg = Aggregator(session, verify)
     for i, p in parts.items():

@@ -1196,6 +1196,25 @@ class Aggregator:
 # A whole session in one process (tests and benchmarks)
 
 
+def ed25519_accounts(ids: Iterable[int]) -> tuple[dict[int, Signer], Verifier]:
+    """Fresh Ed25519 keys standing in for the workers' sr25519 account keys (same signature
+    size) in tests and benchmarks: a signer per participant and one verifier."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    keys = {i: Ed25519PrivateKey.generate() for i in ids}
+    pubs = {i: k.public_key() for i, k in keys.items()}
+
+    def verify(pid: int, msg: bytes, sig: bytes) -> bool:
+        try:
+            pubs[pid].verify(sig, msg)
+        except (InvalidSignature, KeyError):
+            return False
+        return True
+
+    return {i: k.sign for i, k in keys.items()}, verify
+
+
 def run_session(session: Session, inputs: Mapping[int, Sequence[int]],
                 drop_before: Mapping[int, Step] | None = None,
                 signers: Mapping[int, Signer] | None = None,
