@@ -112,15 +112,20 @@ def _to_consistency(session: Session, xs: dict, signers: dict, verify: sa.Verifi
     return agg, parts, side
 
 
+def _certify(agg: Aggregator, parts: dict) -> tuple[ConsistencyRequest, UnmaskRequest]:
+    """Runs the consistency round honestly; returns its request and the unmask request."""
+    req = agg.consistency_request()
+    for i in sorted(req.survivors):
+        agg.receive_consistency(parts[i].consistency(req))
+    return req, agg.unmask_request()
+
+
 def test_honest_participants_refuse_a_survivor_set_other_than_the_certified_one() -> None:
     session = Session(b"task-C", 3, (1, 2, 3, 4, 5), threshold=3, length=L)
     xs = _inputs(session, 2)
     signers, verify = sa.ed25519_accounts(session.participants)
     agg, parts, _ = _to_consistency(session, xs, signers, verify)
-    req = agg.consistency_request()
-    for i in req.survivors:
-        agg.receive_consistency(parts[i].consistency(req))
-    honest = agg.unmask_request()
+    req, honest = _certify(agg, parts)
     # The aggregator now claims 5 dropped after it received 5's masked input, and asks for
     # its s-shares, with signatures on the reduced set it cannot get from honest signers.
     forged = UnmaskRequest(session.task, session.round, honest.survivors - {5}, frozenset({5}),
@@ -144,10 +149,7 @@ def test_honest_participant_never_releases_both_shares_of_one_contributor() -> N
     xs = _inputs(session, 3)
     signers, verify = sa.ed25519_accounts(session.participants)
     agg, parts, _ = _to_consistency(session, xs, signers, verify)
-    req = agg.consistency_request()
-    for i in req.survivors:
-        agg.receive_consistency(parts[i].consistency(req))
-    honest = agg.unmask_request()
+    req, honest = _certify(agg, parts)
     first = parts[1].unmask(honest)
     assert 5 in first.b_shares
     # Same certified survivors, but 5 also named dropped: would reveal 5's s-share as well.
@@ -417,10 +419,7 @@ def test_sparse_roster_for_carries_only_the_neighbourhood() -> None:
         agg.receive_shares(p.share_keys(r))
     for i, fwd in agg.forward_shares().items():
         agg.receive_masked(parts[i].masked_input(fwd))
-    req = agg.consistency_request()
-    for i in sorted(req.survivors):
-        agg.receive_consistency(parts[i].consistency(req))
-    unmask = agg.unmask_request()
+    req, unmask = _certify(agg, parts)
     for i in sorted(unmask.signatures):
         agg.receive_unmask(parts[i].unmask(unmask))
     assert agg.finish().values == _sum(xs, session.participants)
@@ -438,10 +437,7 @@ def test_aggregator_rejects_unrequested_or_non_field_shares() -> None:
         agg.receive_shares(p.share_keys(roster))
     for i, fwd in agg.forward_shares().items():
         agg.receive_masked(parts[i].masked_input(fwd))
-    req = agg.consistency_request()
-    for i in sorted(req.survivors):
-        agg.receive_consistency(parts[i].consistency(req))
-    unmask = agg.unmask_request()
+    req, unmask = _certify(agg, parts)
     good = parts[1].unmask(unmask)
     before = _snapshot(agg)
     extra = sa.UnmaskResponse(good.task, good.round, 1, good.b_shares, {2: 5})
