@@ -10,12 +10,22 @@ sent and received (the canonical encodings of its messages; the aggregator's bro
 counted once per recipient); the aggregator's CPU time (collecting, forwarding and the final
 unmasking); and the message rounds. Every participant message is signed and verified with
 Ed25519 (64-byte signatures, the size of the workers' sr25519 ones; the CPU times include
-signing and verifying with Ed25519, not sr25519). A benchmark, not a test: it records numbers.
+signing and verifying with Ed25519, not sr25519).
+
+``http_sessions`` runs the same protocol as the workers do: every participant is a worker's
+own HTTP server (``ModelServer`` with a ``ParticipantHost``, sr25519 account keys) on its
+own port in this process, and one candidate drives the session with ``run_aggregation``
+over real HTTP (signed requests). It records the wall time of the whole session, the
+participants' protocol CPU time (each host's thread time in its protocol steps, sr25519
+signing and verifying included; aiohttp's own work is not in it), the bytes each
+participant received and sent (request and response bodies), and the driver's bytes and CPU
+time. A benchmark, not a test: it records numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -145,6 +155,61 @@ def bench(n: int, degree: int | None, drops: int, seed: int = 0) -> dict[str, An
     }
 
 
+HTTP_CONFIGS = [(4, 0), (4, 1), (16, 0), (16, 3), (64, 0), (64, 12)]
+
+
+async def bench_http(n: int, drops: int, seed: int = 0) -> dict[str, Any]:
+    """One session over the workers' HTTP servers; ``drops`` participants leave after the
+    key agreement (``dropout_after_key_agreement``)."""
+    import aiohttp
+    from substrateinterface import Keypair
+    from zkpot.metrics import WorkerMetrics
+    from zkpot.secagg_http import ParticipantHost, round_session, run_aggregation
+    from zkpot.server import ModelServer
+
+    rnd = random.Random(seed)
+    keys = [Keypair.create_from_uri(f"//bench-{n}-{i}") for i in range(n)]
+    driver = Keypair.create_from_uri("//bench-driver")
+    rs = round_session(1, 1, bytes(64), [(k.ss58_address, 1) for k in keys], [driver.ss58_address], 67, LENGTH)
+    gone = set(rnd.sample(rs.session.participants, drops))
+    xs = {i: [rnd.randrange(-(2**16), 2**16) % sa.P for _ in range(LENGTH)] for i in rs.session.participants}
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"zkpot-bench-secagg-{os.getpid()}-{n}-{drops}"
+    servers, urls, hosts = [], {}, {}
+    for i in rs.session.participants:
+        async def spec(task: int, round: int, i: int = i) -> Any:  # noqa: ANN401
+            return rs, xs[i]
+        host = ParticipantHost(keys[i - 1], tmp / str(i), spec, vanish_after_key_agreement=i in gone)
+        server = ModelServer(WorkerMetrics(), dict, host)
+        with __import__("socket").socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        await server.start("127.0.0.1", port)
+        servers.append(server)
+        urls[i], hosts[i] = f"http://127.0.0.1:{port}", host
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as http:
+            result, stats = await run_aggregation(rs, urls, driver, http, timeout=120)
+    finally:
+        for server in servers:
+            await server.stop()
+    want = tuple(sum(xs[i][j] for i in result.included) % sa.P for j in range(LENGTH))
+    assert result.values == want, "the sum is wrong"
+    costs = [hosts[i].stats()[0] for i in result.included]
+    return {
+        "n": n, "graph": "complete", "threshold": rs.session.threshold,
+        "dropped_after_key_agreement": drops, "length": LENGTH,
+        "session_wall_s": round(stats.seconds, 3),
+        "participant_protocol_cpu_s_mean": round(mean(c["cpu_seconds"] for c in costs), 4),
+        "participant_protocol_cpu_s_max": round(max(c["cpu_seconds"] for c in costs), 4),
+        "participant_sent_bytes_mean": round(mean(c["bytes_sent"] for c in costs)),
+        "participant_recv_bytes_mean": round(mean(c["bytes_received"] for c in costs)),
+        "driver_cpu_s": round(stats.cpu_seconds, 4),
+        "driver_sent_bytes": stats.bytes_sent, "driver_recv_bytes": stats.bytes_received,
+        "http_round_trips": stats.message_rounds, "survivors": len(result.included),
+        "sum_exact": True,
+    }
+
+
 def main() -> int:
     """Runs every configuration, prints a table, writes the JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -161,10 +226,22 @@ def main() -> int:
               f"{r['participant_cpu_s_mean']:>10.3f} {r['participant_cpu_s_max']:>7.3f} "
               f"{r['participant_sent_bytes_mean']:>10} {r['participant_recv_bytes_mean']:>10} "
               f"{r['aggregator_cpu_s']:>9.3f}", flush=True)
+    http_rows = []
+    print(f"\nover HTTP\n{'n':>3} {'drop':>4} {'wall s':>7} {'cpu/part s':>10} {'sent/part':>10} "
+          f"{'recv/part':>10} {'driver cpu s':>12}", flush=True)
+    for n, drops in HTTP_CONFIGS:
+        r = asyncio.run(bench_http(n, drops))
+        http_rows.append(r)
+        print(f"{n:>3} {drops:>4} {r['session_wall_s']:>7.2f} {r['participant_protocol_cpu_s_mean']:>10.3f} "
+              f"{r['participant_sent_bytes_mean']:>10} {r['participant_recv_bytes_mean']:>10} "
+              f"{r['driver_cpu_s']:>12.3f}", flush=True)
     out = {"machine": _machine(), "note": "one process, CPU time per party (time.process_time); "
            "bytes are the canonical message encodings (wire form, with 64-byte Ed25519 signatures "
            "on every participant message, verified by the aggregator); dropouts vanish after sharing keys",
-           "message_rounds": ROUNDS, "sessions": rows}
+           "message_rounds": ROUNDS, "sessions": rows,
+           "http_note": "the workers' HTTP servers in one process, sr25519 keys, one driving candidate; "
+           "participant CPU is protocol work only; dropouts leave after the key agreement",
+           "http_sessions": http_rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)

@@ -2,9 +2,9 @@
 
 Three ``zkpot worker run`` processes on the embedded digits task:
 - ``honest``: trains on its share and proves;
-- ``swapped``: trains on a small share and proves honestly, then serves the aggregators
-  other weights than it proved (the leader must refuse them, leave it out of the sum, and
-  the chain must then compute the global model's commitment without it);
+- ``second``: trains on a smaller share and proves; with ``honest`` it forms each round's
+  secure aggregation (two contributions, threshold two): the candidates recover the sum
+  from masked vectors only and check it against the chain's aggregate commitment;
 - ``byzantine``: trains on flipped labels and claims a higher score than it proved (the
   chain must reject it).
 Along the way the honest worker is killed between its commit and its reveal, and the dev
@@ -122,14 +122,13 @@ async def test_two_rounds_with_a_byzantine_worker_a_crash_and_a_chain_restart(
     await h.start_chain()
     assert h.zk is not None and h.ac is not None
     alice = Keypair.create_from_uri("//Alice")
-    # Two contributions a round: leaving the swapped one out keeps half of them.
     task_id = await register_task(h.zk, alice, task, min_score=MIN_SCORE, commit_blocks=60,
                                   reveal_blocks=60, aggregation_blocks=30, min_included_percent=50)
 
     # (name, behaviour, data share index, shares, epochs)
-    # The swapped worker's small share makes it score below the honest one in round 1
-    # (26 against 32 with these seeds), so that the honest worker leads and checks it.
-    plan = [("honest", "honest", 0, 3, 20), ("swapped", "swapped-model", 7, 10, 10),
+    # The second worker's small share makes it score below the honest one in round 1
+    # (26 against 32 with these seeds), so that the honest worker leads.
+    plan = [("honest", "honest", 0, 3, 20), ("second", "honest", 7, 10, 10),
             ("byzantine", "flipped-labels", 2, 3, 20)]
     for i, (name, behaviour, share, shares, epochs) in enumerate(plan):
         w = demo.WorkerProcess(name, f"//zkpot-test-worker-{i}", behaviour, share, shares,
@@ -180,28 +179,35 @@ async def test_two_rounds_with_a_byzantine_worker_a_crash_and_a_chain_restart(
 
         for index in (1, 2):
             contributions = {str(c["who"]): c for c in await h.zk.contributions(task_id, index)}
-            assert set(contributions) == {addr["honest"], addr["swapped"]}, index
+            assert set(contributions) == {addr["honest"], addr["second"]}, index
             record = await h.zk.election(task_id, index)
             ranking = [str(who) for who, _ in record["ranking"]]
             assert addr["byzantine"] not in ranking
             assert addr["byzantine"] not in [str(a) for a in record["authors"]]
             if index == 1:
                 assert ranking[0] == addr["honest"], record
-                # The leader refused the swapped model and left it out; the chain computed
-                # the commitment of the sum of what is left: the honest model alone.
-                published = record["published"]["model"]
-                assert [(str(w), int(x)) for w, x in record["aggregate"]["included"]] == [
-                    (addr["honest"], 1)]
-                assert [str(w) for w in record["left_out"]] == [addr["swapped"]]
-                assert str(published["commitment"]) == str(
-                    contributions[addr["honest"]]["commitment"])
-                assert str(record["aggregate"]["commitment"]) == str(published["commitment"])
+            # Both contributions are in the sum; the chain's aggregate is the commitment of
+            # what the publisher recovered by secure aggregation.
+            published = record["published"]["model"]
+            assert sorted(str(w) for w, _ in record["aggregate"]["included"]) == sorted(
+                [addr["honest"], addr["second"]])
+            assert not record["left_out"]
+            assert str(record["aggregate"]["commitment"]) == str(published["commitment"])
+            publisher = next(w for w in h.workers.values()
+                             if w.keypair.ss58_address == str(record["published"]["by"]))
+            runs = (await publisher.health(http))["secagg"]["aggregator"]
+            run = next(r for r in runs if r["round"] == index)
+            assert run["recovered"] and run["matched"] and not run["dropped"], run
+            assert sorted(run["survivors"]) == sorted([addr["honest"], addr["second"]])
         # Round 2's commits acknowledged who served round 1's model, and the chain paid
         # the publisher once a majority of round 1's contributors had.
         settled = (await h.zk.election(task_id, 1))["settlement"]
         assert settled is not None and int(settled["acks"]) * 2 > int(settled["of"]), settled
         assert str(settled["paid"]) == addr["honest"]
-        assert await h.metric(http, "honest", 'zkpot_errors_total{kind="bad_model"}') >= 1
+        # Each contributor took part as a participant and sent masked vectors only.
+        for name in ("honest", "second"):
+            costs = (await h.workers[name].health(http))["secagg"]["participant"]
+            assert {c["round"] for c in costs} >= {2} and all(not c["refused"] for c in costs), costs
         assert await h.metric(
             http, "byzantine", 'zkpot_submissions_total{call="reveal",result="ok"}') == 2
 

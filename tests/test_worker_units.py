@@ -14,7 +14,7 @@ from substrateinterface import Keypair
 from zkpot import aggregation, commitment, config, keys, protocol
 from zkpot.ezkl_ops import FIELD_MODULUS
 from zkpot.metrics import WorkerMetrics
-from zkpot.server import ModelServer, signed_headers
+from zkpot.server import ModelServer
 
 # -- the exact weighted sum and its file format -------------------------------------------
 
@@ -217,29 +217,22 @@ def test_compact_encoding_matches_scale():
     assert ScaleBytes  # imported for the encoder above
 
 
-def test_model_server_gives_contributions_to_aggregators_only(tmp_path):
+def test_model_server_has_no_route_to_a_plain_contribution(tmp_path):
+    """The server serves global models (public: checked against the chain's aggregate) and
+    answers secure-aggregation requests; nothing serves a contribution in the clear."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    model = tmp_path / "m.pt"
-    model.write_bytes(b"weights")
-    leader, other = Keypair.create_from_uri("//Alice"), Keypair.create_from_uri("//Eve")
-
-    async def aggregators(task: int, round: int) -> set[str]:
-        return {leader.ss58_address}
-
-    server = ModelServer(WorkerMetrics(), lambda: {"round": 1}, aggregators)
-    server.serve_contribution(0, 1, model)
+    server = ModelServer(WorkerMetrics(), lambda: {"round": 1})
+    server.serve_global(0, 1, tmp_path / "missing.zkps")
+    routes = {r.resource.canonical for r in server.app().router.routes()}
+    assert routes == {"/health", "/metrics", "/models/global/{task}/{round}", "/secagg/{task}/{round}"}
 
     async def run() -> None:
         async with TestClient(TestServer(server.app())) as client:
-            path = "/models/contribution/0/1"
-            assert (await client.get(path)).status == 401
-            assert (await client.get(path, headers=signed_headers(other, path))).status == 403
-            r = await client.get(path, headers=signed_headers(leader, path))
-            assert r.status == 200 and await r.read() == b"weights"
-            # A signature for another path is refused.
-            assert (await client.get(path, headers=signed_headers(leader, "/x"))).status == 401
-            assert (await client.get("/models/contribution/0/2", headers=signed_headers(leader, "/models/contribution/0/2"))).status == 404
+            assert (await client.get("/models/contribution/0/1")).status == 404
+            assert (await client.get("/models/global/0/1")).status == 404
+            # Without a participant host the worker takes no part in secure aggregation.
+            assert (await client.post("/secagg/0/1", data=b"")).status == 404
             assert (await client.get("/health")).status == 200
             metrics = await (await client.get("/metrics")).text()
             assert "zkpot_proofs_total" in metrics

@@ -227,6 +227,8 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--byzantine", default="flipped-labels",
                    choices=[*(b.value for b in Behaviour if b is not Behaviour.HONEST), "none"])
+    p.add_argument("--dropout", type=int, default=0, metavar="N",
+                   help="N honest workers leave every round's secure aggregation after the key agreement")
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="report and plots")
     p.set_defaults(func=_run_demo)
 
@@ -238,7 +240,8 @@ def _run_demo(args: argparse.Namespace) -> None:
         raise CliError("the demo needs --workers 2 or more and --rounds 1 or more", code=2)
     try:
         code = demo.main(demo.DemoConfig(workers=args.workers, rounds=args.rounds,
-                                         byzantine=args.byzantine, out=args.out))
+                                         byzantine=args.byzantine, dropout=args.dropout,
+                                         out=args.out))
     except (DevnetError, RuntimeError, ValueError) as e:
         raise CliError(str(e)) from e
     if code:

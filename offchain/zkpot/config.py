@@ -34,7 +34,8 @@ class Behaviour(enum.StrEnum):
     RANDOM_WEIGHTS = "random-weights"
     #: Trains on labels shifted by one class.
     FLIPPED_LABELS = "flipped-labels"
-    #: Trains and proves honestly, then serves the aggregators other weights than it proved.
+    #: Trains and proves honestly, then enters other weights than it proved into secure
+    #: aggregation (the recovered sum misses the chain's aggregate commitment).
     SWAPPED_MODEL = "swapped-model"
     #: Trains and proves honestly; when it publishes the global model, serves other
     #: weights than the sum the chain committed to (here: its own model, scaled to the
@@ -120,6 +121,10 @@ class WorkerConfig(_Section):
     #: (the publisher and the fallbacks a downloader tries when a served model does not
     #: match the chain's commitment).
     aggregator_candidates: Annotated[int, Field(ge=1, le=64)] = 3
+    #: Leave every round's secure aggregation right after the key agreement (answer the
+    #: key and share requests, then nothing): a contributor that vanishes mid-protocol,
+    #: for the demo's ``--dropout`` and tests.
+    dropout_after_key_agreement: bool = False
 
     @field_validator("task_dir")
     @classmethod

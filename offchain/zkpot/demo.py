@@ -52,6 +52,8 @@ class DemoConfig:
     workers: int = 4
     rounds: int = 3
     byzantine: str = Behaviour.FLIPPED_LABELS.value
+    #: Honest workers that leave each round's secure aggregation after the key agreement.
+    dropout: int = 0
     out: Path = Path("demo-out")
     epochs: int = 20
     #: Seconds between looks at the workers.
@@ -87,6 +89,10 @@ class RoundReport:
     #: How the chain settled this round's publication once the next round's commits were
     #: in: acknowledgements naming the publisher, of how many contributors, who was paid.
     settlement: dict[str, Any] | None = None
+    #: The round's secure aggregation as the publisher ran it: participants, threshold,
+    #: survivors and who dropped at which step, whether the sum was recovered and C(s)
+    #: matched A over the survivors, its time and bytes; and each participant's costs.
+    secure_aggregation: dict[str, Any] | None = None
     global_accuracy: float | None = None
     global_quantized_accuracy: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -103,7 +109,7 @@ class WorkerProcess:
 
     def __init__(self, name: str, uri: str, behaviour: str, index: int, total: int,
                  chain_url: str, task_dir: Path, task_id: int, root: Path, epochs: int,
-                 alpha: float | None = None) -> None:
+                 alpha: float | None = None, dropout: bool = False) -> None:
         if behaviour == Behaviour.POISONED_AGGREGATE.value:
             # Made the top scorer, so that it really is the leader: it trains on the whole
             # training split (one share of one), twice as long.
@@ -125,6 +131,7 @@ class WorkerProcess:
                 f'state_dir = "{self.dir / "state"}"',
                 f"listen_port = {self.port}",
                 f'behaviour = "{behaviour}"',
+                f"dropout_after_key_agreement = {'true' if dropout else 'false'}",
                 "[key]",
                 f'file = "{key_file}"',
                 "[data]",
@@ -194,6 +201,17 @@ def _print_round(r: RoundReport, names: dict[str, str]) -> None:
         print(f"checked against A by {a['checked']}/{a['workers']} workers"
               + "".join(f"; {who(c['worker'])} refused {', '.join(who(x) for x in c['refused'])} "
                         f"and took it from {who(c['from'])}" for c in a["checks"] if c["refused"]))
+    s = r.secure_aggregation
+    if s:
+        dropped = "; ".join(f"{who(x)} at {why.split(':', 1)[0]}" for x, why in s["dropped"].items())
+        print(f"secure aggregation by {who(s['by'])}: {len(s['survivors'])} of {s['participants']} "
+              f"contributions (threshold {s['threshold']}), dropped {len(s['dropped'])}"
+              + (f" ({dropped})" if dropped else "")
+              + f"; sum {'recovered' if s['recovered'] else 'NOT recovered'}"
+              + {True: ", C(s) = A over the survivors", False: ", C(s) != A: not published",
+                 None: ""}[s["matched"]]
+              + f"; {s['seconds']:.1f} s, {s['message_rounds']} message rounds"
+              + (f"; error: {s['error']}" if s["error"] else ""))
     if r.global_accuracy is not None:
         print(f"global model: {r.published}  accuracy {100 * r.global_accuracy:.1f}% "
               f"(quantized {100 * (r.global_quantized_accuracy or 0):.1f}%)")
@@ -214,6 +232,10 @@ async def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         raise ValueError("the demo needs at least 2 workers")
     if cfg.byzantine not in {b.value for b in Behaviour} | {"none"}:
         raise ValueError(f"unknown Byzantine kind {cfg.byzantine!r}")
+    honest = cfg.workers - (cfg.byzantine != "none")
+    # Secure aggregation needs two survivors and the task's two thirds of the contributions.
+    if not 0 <= cfg.dropout or (cfg.dropout and (honest - cfg.dropout) * 3 < 2 * honest):
+        raise ValueError(f"--dropout {cfg.dropout}: at most a third of the {honest} honest workers may drop")
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -233,17 +255,22 @@ async def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         task_id = await register_task(
             zk, alice, task, commit_blocks=cfg.commit_blocks, reveal_blocks=cfg.reveal_blocks,
             aggregation_blocks=cfg.aggregation_blocks,
+            # Two thirds, rounded so that 2 of 3 contributions are enough.
+            min_included_percent=66,
         )
         byzantine_index = cfg.workers - 1 if cfg.byzantine != "none" else -1
         # With a poisoning leader the honest workers hold skewed (non-IID) shares, as
         # clients often do, so that the Byzantine worker with all the data leads.
         alpha = 0.3 if cfg.byzantine == Behaviour.POISONED_AGGREGATE.value else None
+        # The honest workers just before the Byzantine one drop out of secure aggregation.
+        dropping = set(range(byzantine_index if byzantine_index >= 0 else cfg.workers)[::-1][:cfg.dropout])
         for i in range(cfg.workers):
             behaviour = cfg.byzantine if i == byzantine_index else Behaviour.HONEST.value
             w = WorkerProcess(
-                f"worker{i + 1}" + ("-byz" if i == byzantine_index else ""),
+                f"worker{i + 1}" + ("-byz" if i == byzantine_index else "")
+                + ("-drop" if i in dropping else ""),
                 f"//zkpot-demo-worker-{i + 1}", behaviour, i, cfg.workers, chain.url, task.dir,
-                task_id, out / "workers", cfg.epochs, alpha=alpha,
+                task_id, out / "workers", cfg.epochs, alpha=alpha, dropout=i in dropping,
             )
             await ac.submit(alice, "Balances", "transfer_keep_alive",
                             {"dest": w.keypair.ss58_address, "value": 1000 * UNIT})
@@ -333,6 +360,11 @@ async def advance_clock(chain: DevChain, zk: Zkpot, rnd: Round, healths: list[di
             await _produce_until(chain, zk, rnd.reveal_end)
             return True
     elif rnd.phase == "Aggregation":
+        # Every candidate that ran the round's secure aggregation failed (a wrong sum, too
+        # many dropouts): nobody will publish, so the turns need not wait out the clock.
+        runs = [run for h in healths for run in (h.get("secagg") or {}).get("aggregator") or []
+                if run.get("round") == rnd.index]
+        force = force or bool(runs) and all(run.get("error") for run in runs)
         if force and rnd.deadline is not None:
             await _produce_until(chain, zk, rnd.deadline)
             return True
@@ -374,6 +406,8 @@ async def _close_report(r: RoundReport, zk: Zkpot, task: Any, task_id: int, whol
             "total_weight": int(agg["total_weight"]),
             "left_out": [str(w) for w in record.get("left_out") or []],
         }
+    if r.aggregate is not None:
+        r.secure_aggregation = await _secure_aggregation(r.round, record, workers, http)
     if r.published and r.aggregate is not None:
         checks = await _global_checks(r.round, workers, http)
         r.aggregate["checks"] = checks
@@ -387,6 +421,28 @@ async def _close_report(r: RoundReport, zk: Zkpot, task: Any, task_id: int, whol
             except (OSError, ValueError) as e:
                 log.warning("could not evaluate the global model: %s", e)
     _print_round(r, names)
+
+
+async def _secure_aggregation(round: int, record: dict[str, Any], workers: list[WorkerProcess],
+                              http: aiohttp.ClientSession) -> dict[str, Any] | None:
+    """The round's secure aggregation from the workers' ``/health``: the publisher's run (or
+    the leader's, when nobody published) and every participant's costs."""
+    pub = record.get("published")
+    runner = str(pub["by"]) if pub else (str(record["ranking"][0][0]) if record["ranking"] else None)
+    runs, costs = {}, []
+    for w in workers:
+        health = await w.health(http)
+        sa = health.get("secagg") or {}
+        for run in sa.get("aggregator") or []:
+            if run.get("round") == round:
+                runs[w.keypair.ss58_address] = run
+        for c in sa.get("participant") or []:
+            if c.get("round") == round:
+                costs.append({"worker": w.keypair.ss58_address, **c})
+    run = runs.get(runner or "")
+    if run is None:
+        return None
+    return {"by": runner, **run, "participant_costs": costs}
 
 
 async def _rejections(zk: Zkpot, task_id: int, round: int) -> list[dict[str, Any]]:

@@ -956,9 +956,9 @@ class Participant:
         s = self.session
         _check_session(s, request)
         survivors = frozenset(request.survivors)
-        if self.step == Step.UNMASK and survivors == self._certified:
+        if self.step in (Step.UNMASK, Step.DONE) and survivors == self._certified:
             return ConsistencySignature(s.task, s.round, self.id, self._sign(consistency_message(s, survivors)))
-        if self.step == Step.UNMASK:
+        if self.step in (Step.UNMASK, Step.DONE):
             raise UnsafeRequestError("already certified a different survivor set")
         self._expect(Step.CONSISTENCY)
         self._check_survivors(survivors)

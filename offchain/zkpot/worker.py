@@ -4,10 +4,10 @@ Each round, as ``docs/protocol.md`` describes: fetch the global model and check 
 the commitment the chain computed (trying the round's other aggregator candidates when a
 served model does not match); train on the worker's private data (CUDA when present);
 prove (in child processes, never blocking the loop; never the same parameters twice);
-commit, acknowledging who served the global model; reveal; serve the model to the round's
-aggregator candidates once the reveal is on chain; and, as one of the best-ranked
-contributors, download the included contributions, check each against its commitment, sum
-them exactly with the chain's weights, serve the sum and, on its turn, publish it.
+commit, acknowledging who served the global model; reveal; take part in the round's secure
+aggregation, which only ever sends masked vectors; and, as one of the best-ranked
+contributors, drive that secure aggregation, check the recovered sum against the chain's
+aggregate commitment over the survivors, serve it and, on its turn, publish it.
 
 The worker is driven by the chain's state, not by its own clock: every new block it reads
 the task's round and does what the phase asks, consulting its state directory so that a
@@ -40,12 +40,20 @@ from zkpot_models import (
 
 from zkpot import aggregation, ezkl_ops, prover
 from zkpot import commitment as commitment_mod
+from zkpot import secagg as secagg_mod
 from zkpot.chain import AsyncChain, ChainError, ExtrinsicFailed, Round, Zkpot
 from zkpot.config import Behaviour, WorkerConfig
 from zkpot.keys import LoadedKey, session_keys_proof
 from zkpot.metrics import WorkerMetrics
 from zkpot.protocol import commit_digest
-from zkpot.server import ModelServer, signed_headers
+from zkpot.secagg_http import (
+    ParticipantHost,
+    RoundSession,
+    RunStats,
+    round_session,
+    run_aggregation,
+)
+from zkpot.server import ModelServer
 from zkpot.state import RoundState, StateStore, Step, atomic_write
 from zkpot.task import Task, TaskError, audit_commitments, load_task
 
@@ -84,7 +92,9 @@ class Worker:
         self.zk = Zkpot(self.chain)
         self.store = StateStore(config.state_dir)
         self.metrics = WorkerMetrics()
-        self.server = ModelServer(self.metrics, self._health, self._aggregators_of)
+        self.secagg = ParticipantHost(self.kp, self.store.root / "secagg", self._secagg_spec,
+                                      vanish_after_key_agreement=config.dropout_after_key_agreement)
+        self.server = ModelServer(self.metrics, self._health, self.secagg)
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -101,6 +111,8 @@ class Worker:
         self._served_rounds: set[int] = set()
         #: Rounds whose publication this worker looked at to serve as a fallback.
         self._fallback_seen: set[int] = set()
+        #: This worker's runs of secure aggregation as a candidate, by round (in /health).
+        self._secagg_runs: dict[int, RunStats] = {}
         self._x, self._y = self._private_data()
 
     # -- set-up -----------------------------------------------------------------------
@@ -150,9 +162,6 @@ class Worker:
             await self._submit("set_keys", self.zk.set_session_keys(self.kp, keys, proof))
 
     def _restore_served_models(self) -> None:
-        for st in self.store.rounds(self.task_id):
-            if st.step is Step.REVEALED and st.accepted and st.weights:
-                self.server.serve_contribution(st.task, st.round, self._served(st))
         for path in self.store.root.joinpath("models").glob(f"global-task{self.task_id}-round*.zkps"):
             if path.stem.endswith("-poisoned"):
                 continue
@@ -399,7 +408,7 @@ class Worker:
                     if who in refused:
                         continue
                     try:
-                        data, _ = await self._download(url, signed=False)
+                        data = await self._download(url)
                     except (TimeoutError, WorkerError, aiohttp.ClientError, OSError) as e:
                         log.info("global model of round %d not available from %s yet: %s",
                                  published_round, who, e)
@@ -459,11 +468,9 @@ class Worker:
         """The round's aggregator candidates: its best-ranked contributors."""
         return [str(who) for who, _ in record["ranking"]][: self.cfg.aggregator_candidates]
 
-    async def _download(self, url: str, *, signed: bool) -> tuple[bytes, dict[str, str]]:
+    async def _download(self, url: str) -> bytes:
         assert self._http is not None
-        path = "/" + url.split("://", 1)[-1].split("/", 1)[-1]
-        headers = signed_headers(self.kp, path) if signed else {}
-        async with self._http.get(url, headers=headers) as resp:
+        async with self._http.get(url) as resp:
             if resp.status != 200:
                 raise WorkerError(f"GET {url}: HTTP {resp.status}")
             if (resp.content_length or 0) > self.cfg.max_model_bytes:
@@ -473,7 +480,7 @@ class Worker:
                 data += chunk
                 if len(data) > self.cfg.max_model_bytes:
                     raise WorkerError(f"GET {url}: model larger than {self.cfg.max_model_bytes} bytes")
-            return bytes(data), dict(resp.headers)
+            return bytes(data)
 
     async def _unproven_commitment(self, model: torch.nn.Module) -> str:
         """The model's commitment, after moving its last parameter by one quantum as often
@@ -550,12 +557,11 @@ class Worker:
         self.store.save(st)
         self.metrics.rounds.labels("accepted" if accepted else "rejected").inc()
         log.info("round %d: revealed, %s", rnd.index, "accepted" if accepted else f"not accepted ({st.note})")
-        if accepted and st.weights:
-            self.server.serve_contribution(self.task_id, rnd.index, self._served(st))
 
-    def _served(self, st: RoundState) -> Path:
-        """The weights served to the leader: those proved, except for a swapped-model worker,
-        which serves the same weights slightly changed (a commitment the leader must catch)."""
+    def _input_weights(self, st: RoundState) -> Path:
+        """The weights this worker enters into secure aggregation: those proved, except for
+        a swapped-model worker, which enters the same weights slightly changed (the
+        recovered sum then misses the chain's aggregate commitment)."""
         proved = Path(st.weights or "")
         if self.cfg.behaviour is not Behaviour.SWAPPED_MODEL:
             return proved
@@ -568,12 +574,37 @@ class Worker:
 
     # -- aggregation phase ----------------------------------------------------------------
 
-    async def _aggregators_of(self, task: int, round: int) -> set[str]:
-        """Who may fetch this worker's contribution to a round: the round's candidates."""
+    async def _secagg_spec(self, task: int, round: int) -> tuple[RoundSession, list[int]] | None:
+        """The round's secure-aggregation session and this worker's input ``w q`` (its
+        proven parameters times the chain's weight), or ``None`` if it is not one of the
+        round's aggregated contributors."""
+        if task != self.task_id:
+            return None
         record = await self.zk.election(task, round)
-        if record is None:
-            return set()
-        return set(self._candidates(record))
+        st = self.store.load(task, round)
+        if record is None or not record.get("aggregate") or st is None or not st.weights:
+            return None
+        rs = await self._round_session(round, record)
+        me = rs.pid(self.me)
+        if me is None:
+            return None
+        state = torch.load(self._input_weights(st), map_location="cpu", weights_only=True)
+        q = commitment_mod.quantize_state(state, self.task.manifest.settings.param_scale)
+        w = rs.weight(me)
+        return rs, [(w * v) % ezkl_ops.FIELD_MODULUS for v in q]
+
+    async def _round_session(self, round: int, record: dict[str, Any]) -> RoundSession:
+        info = await self.zk.task(self.task_id)
+        if info is None:
+            raise WorkerError(f"task {self.task_id} is gone from the chain")
+        return round_session(
+            self.task_id, round,
+            commitment_mod.from_hex(str(record["aggregate"]["commitment"])),
+            [(str(who), int(w)) for who, w in record["aggregate"]["included"]],
+            self._candidates(record),
+            int(info["aggregation"]["min_included_percent"]),
+            self.task.manifest.num_params,
+        )
 
     async def _aggregation_phase(self, rnd: Round, st: RoundState) -> None:
         if st.step in (Step.COMMITTED, Step.REVEALING):
@@ -606,38 +637,73 @@ class Worker:
         return True
 
     async def _aggregate(self, round: int) -> None:
-        """As one of the round's candidates: collects the included contributions, checks
-        each against its commitment, sums them exactly, and serves the sum; publishes it
-        when it is this worker's turn. What the chain names as published is what is served:
-        a fallback candidate serves the sum over the publisher's included set."""
-        self._status = f"round {round}: aggregating"
+        """As one of the round's candidates: runs the round's secure aggregation with its
+        contributors, checks the recovered sum ``s`` against the aggregate commitment over
+        the survivors, and serves it; publishes it when it is this worker's turn. The sum of
+        a run whose survivors are not the published included set is not served."""
+        self._status = f"round {round}: secure aggregation"
+        stats = RunStats(round)
+        self._secagg_runs[round] = stats
         try:
             record = await self.zk.election(self.task_id, round)
             if record is None or not record.get("aggregate"):
                 return
-            aggregate = record["aggregate"]
-            weights = {str(who): int(w) for who, w in aggregate["included"]}
-            commitments = {
-                str(c["who"]): str(c["commitment"])
-                for c in await self.zk.contributions(self.task_id, round)
-            }
-            vectors: dict[str, list[int]] = {}
-            for who in weights:
-                try:
-                    vectors[who] = await self._collect_checked(who, round, commitments.get(who, ""))
-                except (TimeoutError, WorkerError, commitment_mod.CommitmentError,
-                        aiohttp.ClientError, OSError, ValueError, RuntimeError) as e:
-                    self.metrics.errors.labels("collect").inc()
-                    log.warning("round %d: no usable model from %s: %s", round, who, e)
-            await self._publish_or_serve(round, weights, vectors)
-        except (WorkerError, aggregation.AggregationError, commitment_mod.CommitmentError, ChainError) as e:
+            rs = await self._round_session(round, record)
+            if rs.session.threshold < 3:
+                log.warning("round %d: secure aggregation with threshold %d: a sum of two "
+                            "contributions reveals each to the other contributor",
+                            round, rs.session.threshold)
+            endpoints: dict[int, str] = {}
+            for pid, who in enumerate(rs.accounts, start=1):
+                endpoint = await self.zk.endpoint(who)
+                if endpoint:
+                    endpoints[pid] = endpoint
+            assert self._http is not None
+            result, _ = await run_aggregation(rs, endpoints, self.kp, self._http,
+                                              timeout=self.cfg.http_timeout, stats=stats)
+            survivors = [rs.account(pid) for pid in result.included]
+            gm = aggregation.GlobalModel(values=result.values,
+                                         total_weight=sum(rs.weight(pid) for pid in result.included))
+            await self._check_sum(round, gm, survivors, stats)
+            await self._publish_or_serve(round, gm, survivors)
+        except (WorkerError, secagg_mod.SecAggError, aggregation.AggregationError,
+                commitment_mod.CommitmentError, ChainError) as e:
             self.metrics.errors.labels("aggregate").inc()
+            stats.error = stats.error or str(e)
             log.error("round %d: aggregation failed: %s", round, e)
             self._status = f"round {round}: aggregation failed: {e}"
+        finally:
+            for old in sorted(self._secagg_runs)[:-8]:
+                del self._secagg_runs[old]
 
-    async def _publish_or_serve(self, round: int, weights: dict[str, int], vectors: dict[str, list[int]]) -> None:
-        """Publishes (on turn) or waits for the publication, then serves the sum over the
-        published included set."""
+    async def _check_sum(self, round: int, gm: aggregation.GlobalModel, survivors: list[str],
+                         stats: RunStats) -> None:
+        """``C(s)`` must be the aggregate commitment over the survivors, computed here from
+        their on-chain commitments as the chain will: otherwise a contributor entered
+        another vector than the one it proved, and the sum is not served."""
+        record = await self.zk.election(self.task_id, round)
+        weights = {str(who): int(w) for who, w in (record or {}).get("aggregate", {}).get("included", [])}
+        commitments = {str(c["who"]): str(c["commitment"])
+                       for c in await self.zk.contributions(self.task_id, round)}
+        expected = commitment_mod.aggregate(
+            [commitment_mod.from_hex(commitments[who]) for who in survivors],
+            [weights[who] for who in survivors],
+            commitment_mod.from_hex(self.task.manifest.zero_commitment),
+        )
+        got = await asyncio.to_thread(commitment_mod.commit_values, self.task, gm.values)
+        stats.matched = got == expected
+        if not stats.matched:
+            self.metrics.errors.labels("bad_sum").inc()
+            raise WorkerError(
+                f"the recovered sum of {len(survivors)} contributions does not match the aggregate "
+                "commitment over them: a contributor entered another vector than it proved "
+                "(not served, not published)")
+        log.info("round %d: secure aggregation recovered the sum of %d of %d contributions; "
+                 "C(s) matches the aggregate over them", round, len(survivors), stats.participants)
+
+    async def _publish_or_serve(self, round: int, gm: aggregation.GlobalModel, survivors: list[str]) -> None:
+        """Publishes (on turn) or waits for the publication, then serves the sum if the
+        published included set is this run's survivor set."""
         while True:
             rnd = await self.zk.round(self.task_id)
             record = await self.zk.election(self.task_id, round)
@@ -652,74 +718,39 @@ class Worker:
             on_turn = (rnd.index == round and rnd.phase == "Aggregation" and rnd.turn is not None
                        and rnd.turn < len(ranking) and ranking[rnd.turn] == self.me)
             if on_turn:
-                included = [who for who in weights if who in vectors]
-                self._write_global(round, included, weights, vectors)
+                self._write_global(round, gm)
                 uri = f"{self.cfg.base_url}/models/global/{self.task_id}/{round}"
                 await self._submit(
-                    "publish_model", self.zk.publish_model(self.kp, self.task_id, round, uri, included)
+                    "publish_model", self.zk.publish_model(self.kp, self.task_id, round, uri, survivors)
                 )
-                log.info("round %d: published the sum of %d of %d contributions as %s",
-                         round, len(included), len(weights), uri)
+                log.info("round %d: published the sum of %d contributions as %s", round, len(survivors), uri)
                 self._served_rounds.add(round)
                 self._status = f"round {round}: published"
                 return
             if rnd.index != round or rnd.phase != "Aggregation":
                 return  # closed without a publication
             await asyncio.sleep(self.poll_interval)
-        missing = [who for who in included if who not in vectors]
-        if missing:
-            raise WorkerError(f"cannot serve the global model of round {round}: no checked model of {missing}")
-        self._write_global(round, included, weights, vectors)
+        if sorted(included) != sorted(survivors):
+            raise WorkerError(f"cannot serve the global model of round {round}: the publisher "
+                              "summed another set of contributions than this run recovered")
+        self._write_global(round, gm)
         self._served_rounds.add(round)
         self._status = f"round {round}: serving the global model"
 
-    def _write_global(self, round: int, included: list[str], weights: dict[str, int],
-                      vectors: dict[str, list[int]]) -> Path:
-        """Sums the included vectors, writes and serves the global model file."""
-        if not included:
-            raise WorkerError("no contribution could be collected and checked")
-        gm = aggregation.weighted_sum([vectors[w] for w in included], [weights[w] for w in included])
+    def _write_global(self, round: int, gm: aggregation.GlobalModel) -> Path:
+        """Writes and serves the global model file."""
         path = self.store.model_path(f"global-task{self.task_id}-round{round}.zkps")
         atomic_write(path, gm.encode())
         served = path
-        if self.cfg.behaviour is Behaviour.POISONED_AGGREGATE:
+        st = self.store.load(self.task_id, round)
+        if self.cfg.behaviour is Behaviour.POISONED_AGGREGATE and st is not None and st.weights:
             # Model replacement: its own model, scaled to the total weight.
-            own = vectors.get(self.me)
-            if own is not None:
-                poisoned = aggregation.weighted_sum([own], [gm.total_weight])
-                served = path.with_name(path.stem + "-poisoned.zkps")
-                atomic_write(served, poisoned.encode())
+            state = torch.load(st.weights, map_location="cpu", weights_only=True)
+            own = commitment_mod.quantize_state(state, self.task.manifest.settings.param_scale)
+            poisoned = aggregation.weighted_sum([own], [gm.total_weight])
+            served = path.with_name(path.stem + "-poisoned.zkps")
+            atomic_write(served, poisoned.encode())
         self.server.serve_global(self.task_id, round, served)
-        return path
-
-    async def _collect_checked(self, who: str, round: int, on_chain: str) -> list[int]:
-        """A contributor's quantized parameters, checked against its on-chain commitment."""
-        path = await self._collect(who, round)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        template = build_model(self.task.manifest.architecture).state_dict()
-        if list(state) != list(template) or any(state[k].shape != template[k].shape for k in template):
-            raise WorkerError("the model does not fit the task's architecture")
-        values = commitment_mod.quantize_state(state, self.task.manifest.settings.param_scale)
-        got = await asyncio.to_thread(commitment_mod.commit_values, self.task, values)
-        if commitment_mod.to_hex(got) != on_chain:
-            self.metrics.errors.labels("bad_model").inc()
-            raise WorkerError("it does not match its commitment")
-        return values
-
-    async def _collect(self, who: str, round: int) -> Path:
-        """A contributor's model file (our own from disk)."""
-        if who == self.me:
-            st = self.store.load(self.task_id, round)
-            if st is None or not st.weights:
-                raise WorkerError("own contribution missing from the state directory")
-            return Path(st.weights)
-        endpoint = await self.zk.endpoint(who)
-        if not endpoint:
-            raise WorkerError("no endpoint on chain")
-        url = f"{endpoint.rstrip('/')}/models/contribution/{self.task_id}/{round}"
-        data, _ = await self._download(url, signed=True)
-        path = self.store.model_path(f"collected-task{self.task_id}-round{round}-{who[:12]}.pt")
-        atomic_write(path, data)
         return path
 
     # -- health ---------------------------------------------------------------------------
@@ -738,6 +769,12 @@ class Worker:
             "status": self._status,
             # The newest checks of published global models against the chain's aggregate.
             "global_checks": [self._global_checks[r] for r in sorted(self._global_checks)[-4:]],
+            # Secure aggregation: this worker's costs as a participant, and its runs as a
+            # candidate aggregator (survivors, dropouts, whether C(s) matched).
+            "secagg": {
+                "participant": self.secagg.stats(),
+                "aggregator": [self._secagg_runs[r].as_dict() for r in sorted(self._secagg_runs)[-4:]],
+            },
         }
 
 
