@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from zkpot import ezkl_ops, paths, prover, quantize, srs
-from zkpot.task import TaskSpec, build_task, fixed_test_set
+from zkpot import paths
+from zkpot.proof import ezkl_ops, prover, quantize, srs
+from zkpot.proof.task import TaskSpec, build_task, fixed_test_set
 from zkpot_models import load_dataset, load_weights, train, train_test_split
 
 

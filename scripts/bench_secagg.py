@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures secure aggregation (zkpot.secagg) with simulated participants in one process.
+"""Measures secure aggregation (zkpot.fl.secagg) with simulated participants in one process.
 
     .venv/bin/python scripts/bench_secagg.py --out docs/bench/secagg.json
 
@@ -38,7 +38,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from zkpot import secagg as sa
+from zkpot.fl import secagg as sa
 
 LENGTH = 1210
 #: (n, degree or None for the complete graph, dropouts after sharing keys)
@@ -163,9 +163,9 @@ async def bench_http(n: int, drops: int, seed: int = 0) -> dict[str, Any]:
     key agreement (``dropout_after_key_agreement``)."""
     import aiohttp
     from substrateinterface import Keypair
-    from zkpot.metrics import WorkerMetrics
-    from zkpot.secagg_http import ParticipantHost, round_session, run_aggregation
-    from zkpot.server import ModelServer
+    from zkpot.worker.metrics import WorkerMetrics
+    from zkpot.worker.secagg_http import ParticipantHost, round_session, run_aggregation
+    from zkpot.worker.server import ModelServer
 
     rnd = random.Random(seed)
     keys = [Keypair.create_from_uri(f"//bench-{n}-{i}") for i in range(n)]

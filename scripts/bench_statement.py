@@ -7,7 +7,7 @@ sample count ranks models (ranking power). A benchmark, not a test: it records n
     .venv/bin/python scripts/bench_statement.py --out docs/bench/statement.json
 
 Proving cost, per (statement, samples): the smallest logrows the circuit fits (Poseidon
-alone needs 2^16), key setup and proving time (each in a ``python -m zkpot.prove_step``
+alone needs 2^16), key setup and proving time (each in a ``python -m zkpot.proof.prove_step``
 child, as the worker runs them, without PyTorch in the process), proving and verifying key
 sizes, proof size, and ezkl's verdict. Every configuration proves the same trained model.
 
@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from zkpot import circuit, ezkl_ops, paths, quantize, srs
-from zkpot.ezkl_ops import RunArgs
-from zkpot.task import TaskSpec, ensure_default_task, fixed_test_set
+from zkpot import paths
+from zkpot.proof import circuit, ezkl_ops, quantize, srs
+from zkpot.proof.ezkl_ops import RunArgs
+from zkpot.proof.task import TaskSpec, ensure_default_task, fixed_test_set
 from zkpot_models import build_model, load_dataset, split_iid, train, train_test_split
 
 SAMPLES = (8, 16, 32)
@@ -52,7 +53,7 @@ def _machine() -> dict[str, Any]:
 def _step(*args: str) -> float:
     """Runs one prove_step child; returns its wall time."""
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "zkpot.prove_step", *args], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "zkpot.proof.prove_step", *args], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"prove_step {args[0]}: {r.stderr.strip()[-300:]}")
     return time.perf_counter() - t0

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from substrateinterface import Keypair
 from zkpot import paths
-from zkpot.chain import ChainClient
-from zkpot.keys import session_keys_proof
-from zkpot.protocol import commit_digest
+from zkpot.chain.client import ChainClient
+from zkpot.chain.protocol import commit_digest
+from zkpot.worker.keys import session_keys_proof
 
 from tests.conftest import DevnetProcess, free_port, require_built_chain
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from substrateinterface import Keypair
 from zkpot import paths
-from zkpot.chain import ChainClient, ExtrinsicFailed
+from zkpot.chain.client import ChainClient, ExtrinsicFailed
 
 from .conftest import REPO, ZKPOT, DevnetProcess, free_port, require_built_chain, wait_until
 

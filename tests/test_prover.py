@@ -14,8 +14,9 @@ import ezkl
 import numpy as np
 import pytest
 import torch
-from zkpot import aggregation, circuit, commitment, prover, quantize, srs
-from zkpot.task import (
+from zkpot.fl import aggregation
+from zkpot.proof import circuit, commitment, prover, quantize, srs
+from zkpot.proof.task import (
     TaskError,
     TaskSpec,
     build_task,
@@ -230,7 +231,7 @@ def test_exported_json_schema_is_current():
 
 
 def test_task_check_refuses_a_zero_commitment_that_is_not_the_circuits(task, tmp_path):
-    from zkpot.task import MANIFEST, audit_commitments
+    from zkpot.proof.task import MANIFEST, audit_commitments
 
     audit_commitments(task)
     forged = tmp_path / "task"

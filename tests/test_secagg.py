@@ -1,4 +1,4 @@
-"""Secure aggregation (zkpot.secagg): exact sums under dropouts, refusals of a malicious
+"""Secure aggregation (zkpot.fl.secagg): exact sums under dropouts, refusals of a malicious
 aggregator, rejection of bad messages with state unchanged, and the PRG's reduction."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import random
 import secrets
 
 import pytest
-from zkpot import secagg as sa
-from zkpot.secagg import (
+from zkpot.fl import secagg as sa
+from zkpot.fl.secagg import (
     Aggregator,
     ConsistencyRequest,
     MaskedInput,
@@ -39,7 +39,7 @@ def _sum(xs: dict[int, tuple[int, ...]], ids: tuple[int, ...]) -> tuple[int, ...
 
 
 def test_field_modulus_is_the_projects() -> None:
-    ezkl_ops = pytest.importorskip("zkpot.ezkl_ops")
+    ezkl_ops = pytest.importorskip("zkpot.proof.ezkl_ops")
     assert ezkl_ops.FIELD_MODULUS == P
 
 

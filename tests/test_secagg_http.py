@@ -1,4 +1,4 @@
-"""Secure aggregation between real worker HTTP servers (zkpot.secagg_http): the candidates'
+"""Secure aggregation between real worker HTTP servers (zkpot.worker.secagg_http): the candidates'
 driver recovers the exact weighted sum, a participant that vanishes after the key agreement
 is left out, a malicious aggregator is refused over the wire and its recorded view does not
 yield the input it pretended was dropped, and bad requests get one clear error each.
@@ -17,9 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from substrateinterface import Keypair
-from zkpot import secagg as sa
-from zkpot.metrics import WorkerMetrics
-from zkpot.secagg_http import (
+from zkpot.fl import secagg as sa
+from zkpot.worker.metrics import WorkerMetrics
+from zkpot.worker.secagg_http import (
     PATH,
     ParticipantHost,
     RoundSession,
@@ -27,7 +27,7 @@ from zkpot.secagg_http import (
     run_aggregation,
     signed_headers,
 )
-from zkpot.server import ModelServer
+from zkpot.worker.server import ModelServer
 
 from tests.conftest import free_port
 

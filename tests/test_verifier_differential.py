@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from zkpot import ezkl_ops, paths, prover, srs
-from zkpot.task import ensure_default_task
+from zkpot import paths
+from zkpot.proof import ezkl_ops, prover, srs
+from zkpot.proof.task import ensure_default_task
 
 pytestmark = pytest.mark.rust
 

@@ -23,11 +23,12 @@ from typing import Any
 import aiohttp
 import pytest
 from substrateinterface import Keypair
-from zkpot import demo, prover
-from zkpot.chain import AsyncChain, Zkpot
-from zkpot.devnet import DevChain, DevnetConfig
-from zkpot.registration import register_task
-from zkpot.task import ensure_default_task
+from zkpot.chain.client import AsyncChain, Zkpot
+from zkpot.chain.registration import register_task
+from zkpot.devnet import demo
+from zkpot.devnet.chopsticks import DevChain, DevnetConfig
+from zkpot.proof import prover
+from zkpot.proof.task import ensure_default_task
 
 from tests.conftest import free_port, require_built_chain
 

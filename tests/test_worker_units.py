@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 from substrateinterface import Keypair
-from zkpot import aggregation, commitment, config, keys, protocol
-from zkpot.ezkl_ops import FIELD_MODULUS
-from zkpot.metrics import WorkerMetrics
-from zkpot.server import ModelServer
+from zkpot.chain import protocol
+from zkpot.fl import aggregation
+from zkpot.proof import commitment
+from zkpot.proof.ezkl_ops import FIELD_MODULUS
+from zkpot.worker import config, keys
+from zkpot.worker.metrics import WorkerMetrics
+from zkpot.worker.server import ModelServer
 
 # -- the exact weighted sum and its file format -------------------------------------------
 

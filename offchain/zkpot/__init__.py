@@ -1,15 +1,21 @@
 """zkpot: Zero-Knowledge Proof of Training consensus — the off-chain side.
 
-Modules, one capability each:
+Subpackages, one layer each:
 
-- ``paths``: where the repository, build outputs and caches are.
-- ``devnet``: starts and stops the dev chain (Chopsticks on the wasm runtime).
-- ``chain``: the chain client (substrate-interface): queries, signed extrinsics, events.
-- ``circuit``, ``quantize``, ``task``, ``prover``: the proof-of-training statement and its
-  ezkl pipeline.
-- ``aggregation``: the federated-learning strategy (FedAvg).
-- ``config``, ``keys``, ``state``, ``server``, ``metrics``, ``worker``: the worker daemon.
-- ``demo``: the one-command end-to-end run.
+- ``proof``: the proof-of-training statement and its ezkl pipeline — ``task`` (bundles),
+  ``circuit``, ``quantize``, ``srs``, ``commitment`` (KZG model commitments),
+  ``ezkl_ops``, ``prover`` and ``prove_step`` (the child process).
+- ``fl``: the federated-learning strategy — ``aggregation`` (the exact weighted sum) and
+  ``secagg`` (secure aggregation, transport-free).
+- ``chain``: ``client`` (substrate-interface: queries, signed extrinsics, events),
+  ``protocol`` (what workers submit, encoded), ``registration`` (tasks).
+- ``worker``: the daemon (``daemon``) and its parts — ``config``, ``keys``, ``state``,
+  ``metrics``, ``server`` (aiohttp) and ``secagg_http`` (secure aggregation between the
+  workers' servers).
+- ``devnet``: ``chopsticks`` (the dev chain) and ``demo`` (the one-command end-to-end run).
+
+``cli`` is the ``zkpot`` command; ``paths`` says where the repository, build outputs and
+caches are.
 """
 
 __version__ = "0.1.0"

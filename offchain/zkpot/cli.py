@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zkpot import __version__, paths
-from zkpot.config import Behaviour
-from zkpot.devnet import DevChain, DevnetConfig, DevnetError
+from zkpot.devnet.chopsticks import DevChain, DevnetConfig, DevnetError
+from zkpot.worker.config import Behaviour
 
 log = logging.getLogger("zkpot")
 
@@ -95,7 +95,7 @@ def _task_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_task_build(args: argparse.Namespace) -> None:
-    from zkpot import srs, task
+    from zkpot.proof import srs, task
 
     spec = task.TaskSpec(
         name=args.architecture,
@@ -127,7 +127,7 @@ def _run_task_build(args: argparse.Namespace) -> None:
 
 
 def _run_task_check(args: argparse.Namespace) -> None:
-    from zkpot import task
+    from zkpot.proof import task
 
     try:
         t = task.load_task(args.task_dir)
@@ -147,7 +147,7 @@ def _prove_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prove(args: argparse.Namespace) -> None:
-    from zkpot import prover
+    from zkpot.proof import prover
 
     try:
         result = asyncio.run(
@@ -171,7 +171,7 @@ def _commitment_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_commitment(args: argparse.Namespace) -> None:
-    from zkpot import commitment, prover, task
+    from zkpot.proof import commitment, prover, task
 
     try:
         t = task.load_task(args.task)
@@ -193,7 +193,7 @@ def _worker_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_worker(args: argparse.Namespace) -> None:
-    from zkpot import config, keys
+    from zkpot.worker import config, keys
 
     try:
         cfg = config.load_config(args.config)
@@ -206,7 +206,7 @@ def _run_worker(args: argparse.Namespace) -> None:
     except keys.KeyLoadError as e:
         raise CliError(str(e), code=2) from None
 
-    from zkpot.worker import Worker, WorkerError
+    from zkpot.worker.daemon import Worker, WorkerError
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -234,7 +234,7 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    from zkpot import demo
+    from zkpot.devnet import demo
 
     if args.workers < 2 or args.rounds < 1:
         raise CliError("the demo needs --workers 2 or more and --rounds 1 or more", code=2)

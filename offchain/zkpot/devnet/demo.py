@@ -33,12 +33,13 @@ from typing import Any
 import aiohttp
 from substrateinterface import Keypair
 
-from zkpot import paths, prover, quantize
-from zkpot.chain import AsyncChain, Round, Zkpot
-from zkpot.config import Behaviour
-from zkpot.devnet import DevChain, DevnetConfig
-from zkpot.registration import register_task
-from zkpot.task import TaskSpec, ensure_default_task, fixed_test_set
+from zkpot import paths
+from zkpot.chain.client import AsyncChain, Round, Zkpot
+from zkpot.chain.registration import register_task
+from zkpot.devnet.chopsticks import DevChain, DevnetConfig
+from zkpot.proof import prover, quantize
+from zkpot.proof.task import TaskSpec, ensure_default_task, fixed_test_set
+from zkpot.worker.config import Behaviour
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +499,7 @@ async def _global_accuracy(file: str, task: Any, whole_test: Any) -> tuple[float
     """Float and quantized accuracy of a global model file a worker checked against A."""
     from zkpot_models import build_model
 
-    from zkpot import aggregation
+    from zkpot.fl import aggregation
 
     model = build_model(task.manifest.architecture)
     gm = aggregation.GlobalModel.decode(Path(file).read_bytes(), task.manifest.num_params)

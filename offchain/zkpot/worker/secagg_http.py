@@ -1,6 +1,6 @@
 """Secure aggregation between workers over their HTTP servers.
 
-The protocol itself is :mod:`zkpot.secagg` (transport-free state machines); this module
+The protocol itself is :mod:`zkpot.fl.secagg` (transport-free state machines); this module
 carries it between workers and binds it to the chain's round:
 
 - :func:`round_session` turns a round's election record into a :class:`RoundSession`: the
@@ -46,7 +46,7 @@ from typing import Any
 import aiohttp
 from substrateinterface import Keypair
 
-from zkpot import secagg as sa
+from zkpot.fl import secagg as sa
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +442,7 @@ async def run_aggregation(rs: RoundSession, endpoints: Mapping[int, str], keypai
                           stats: RunStats | None = None) -> tuple[sa.AggregateResult, RunStats]:
     """Drives the round's secure aggregation as one of its candidates: ``endpoints`` maps
     participant ids to base URLs. Returns ``sum_{survivors} w_i q_i`` and what the run saw;
-    raises :class:`zkpot.secagg.SecAggError` when too few participants got through a step
+    raises :class:`zkpot.fl.secagg.SecAggError` when too few participants got through a step
     (``stats`` then says who dropped where)."""
     stats = stats or RunStats(rs.session.round)
     stats.participants = len(rs.accounts)

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from zkpot_models import evaluate
 
-from zkpot import circuit, ezkl_ops
-from zkpot.ezkl_ops import RunArgs
-from zkpot.task import Task
+from zkpot.proof import circuit, ezkl_ops
+from zkpot.proof.ezkl_ops import RunArgs
+from zkpot.proof.task import Task
 
 
 def task_run_args(task: Task) -> RunArgs:

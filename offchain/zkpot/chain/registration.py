@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from substrateinterface import Keypair
 
-from zkpot.chain import Zkpot
-from zkpot.task import Task
-from zkpot.worker import BUNDLE_SCHEME
+from zkpot.chain.client import Zkpot
+from zkpot.proof.task import Task
+from zkpot.worker.daemon import BUNDLE_SCHEME
 
 
 async def register_task(

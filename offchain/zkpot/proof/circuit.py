@@ -24,7 +24,7 @@ which ezkl would lay out with shuffle arguments that the reusable verifier lacks
 
 Public instances (see ``InstanceLayout``): [0] the score. The model commitment is not an
 instance: it is the proof's first G1 point (bytes 0..64), the KZG commitment of the
-parameter column (see ``zkpot.commitment``).
+parameter column (see ``zkpot.proof.commitment``).
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ from zkpot_schemas import (
     Weighting,
 )
 
-from zkpot import circuit, commitment, ezkl_ops, paths, srs
-from zkpot.ezkl_ops import RunArgs
+from zkpot import paths
+from zkpot.proof import circuit, commitment, ezkl_ops, srs
+from zkpot.proof.ezkl_ops import RunArgs
 
 log = logging.getLogger(__name__)
 

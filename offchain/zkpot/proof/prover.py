@@ -8,8 +8,8 @@ The steps, and what each one guards:
 3. a score below the task's minimum stops here, before any proving time is spent;
 4. the proof is made with the task's proving key, made once per task and cached on disk.
 
-Steps 2 and 4 run in child processes (``python -m zkpot.prover witness`` and
-``python -m zkpot.prove_step``): ezkl holds the interpreter lock while it works, so the
+Steps 2 and 4 run in child processes (``python -m zkpot.proof.prover witness`` and
+``python -m zkpot.proof.prove_step``): ezkl holds the interpreter lock while it works, so the
 event loop stays free, and the prover runs in a process without PyTorch, which would
 otherwise pin it to one core. ``prove_async`` is the API for the async worker;
 ``prove_weights`` is the same for scripts and the CLI.
@@ -29,8 +29,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zkpot import circuit, commitment, ezkl_ops, srs
-from zkpot.task import Task, TaskError, load_task
+from zkpot.proof import circuit, commitment, ezkl_ops, srs
+from zkpot.proof.task import Task, TaskError, load_task
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Witnessed:
 
     compiled: str
     witness: str
-    #: The model commitment, ``0x`` and 128 hex digits (see ``zkpot.commitment``).
+    #: The model commitment, ``0x`` and 128 hex digits (see ``zkpot.proof.commitment``).
     commitment_hex: str
     score: int
     seconds: float
@@ -149,7 +149,7 @@ async def _child(module: str, *args: str, timeout: float) -> dict:
 async def witness_async(task: Task, weights: Path, work_dir: Path, timeout: float = 600) -> Witnessed:
     """Step 2 in a child process: the score and commitment of the model in ``weights``."""
     data = await _child(
-        "zkpot.prover", "witness", str(task.dir), str(weights), str(work_dir), timeout=timeout
+        "zkpot.proof.prover", "witness", str(task.dir), str(weights), str(work_dir), timeout=timeout
     )
     return Witnessed(**data)
 
@@ -171,7 +171,7 @@ async def ensure_proving_key(task: Task, timeout: float = 3600) -> Path:
         ezkl_ops.gen_witness(task.path("witness_input"), task.path("compiled"), wit)
         log.info("making the proving key of task %s (once)", task.manifest.name)
         await _child(
-            "zkpot.prove_step", "setup", str(task.path("compiled")), str(wit), str(srs_file),
+            "zkpot.proof.prove_step", "setup", str(task.path("compiled")), str(wit), str(srs_file),
             str(tmpd / "vk.key"), str(tmpd / "pk.key"), timeout=timeout,
         )
         if srs.sha256_file(tmpd / "vk.key") != task.manifest.vk.sha256:
@@ -212,7 +212,7 @@ async def prove_async(
         srs_file = srs.resolve(task.manifest.srs)
         tmp_proof = work / "proof.json"
         step = asyncio.ensure_future(_child(
-            "zkpot.prove_step", "prove", w.compiled, w.witness, str(srs_file), str(pk),
+            "zkpot.proof.prove_step", "prove", w.compiled, w.witness, str(srs_file), str(pk),
             str(tmp_proof), timeout=timeout,
         ))
         if progress:
@@ -265,8 +265,8 @@ def result_json(result: ProofResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m zkpot.prover witness TASK_DIR WEIGHTS WORK_DIR``: prints a JSON line."""
-    p = argparse.ArgumentParser(prog="python -m zkpot.prover")
+    """``python -m zkpot.proof.prover witness TASK_DIR WEIGHTS WORK_DIR``: prints a JSON line."""
+    p = argparse.ArgumentParser(prog="python -m zkpot.proof.prover")
     sub = p.add_subparsers(dest="cmd", required=True)
     w = sub.add_parser("witness")
     w.add_argument("task_dir", type=Path)

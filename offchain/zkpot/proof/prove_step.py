@@ -3,7 +3,7 @@
 This module imports ezkl and nothing heavier on purpose: with PyTorch loaded in the same
 process, ezkl's prover ran on one core instead of all of them (measured: 51 s instead of
 35 s for the digits task on 2 cores). The prover starts it as
-``python -m zkpot.prove_step {setup|prove} ...`` and reads its result from stdout.
+``python -m zkpot.proof.prove_step {setup|prove} ...`` and reads its result from stdout.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from zkpot import ezkl_ops
+from zkpot.proof import ezkl_ops
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one step; prints one JSON line; exit 0 on success, 1 with a message on error."""
-    p = argparse.ArgumentParser(prog="python -m zkpot.prove_step")
+    p = argparse.ArgumentParser(prog="python -m zkpot.proof.prove_step")
     sub = p.add_subparsers(dest="step", required=True)
     s = sub.add_parser("setup")
     s.add_argument("compiled", type=Path)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from zkpot_schemas import SrsKind, SrsReference
 
-from zkpot import ezkl_ops, paths
+from zkpot import paths
+from zkpot.proof import ezkl_ops
 
 log = logging.getLogger(__name__)
 

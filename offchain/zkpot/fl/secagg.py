@@ -84,7 +84,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-#: BN254 scalar field modulus (the same as ``zkpot.ezkl_ops.FIELD_MODULUS``; repeated here so
+#: BN254 scalar field modulus (the same as ``zkpot.proof.ezkl_ops.FIELD_MODULUS``; repeated here so
 #: the protocol core does not import ezkl).
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 P = FIELD_MODULUS

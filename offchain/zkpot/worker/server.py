@@ -21,8 +21,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from zkpot.metrics import WorkerMetrics
-from zkpot.secagg_http import MAX_REQUEST_BYTES, HostRefusal, ParticipantHost, verified_requester
+from zkpot.worker.metrics import WorkerMetrics
+from zkpot.worker.secagg_http import (
+    MAX_REQUEST_BYTES,
+    HostRefusal,
+    ParticipantHost,
+    verified_requester,
+)
 
 log = logging.getLogger(__name__)
 

@@ -38,24 +38,25 @@ from zkpot_models import (
     train_test_split,
 )
 
-from zkpot import aggregation, ezkl_ops, prover
-from zkpot import commitment as commitment_mod
-from zkpot import secagg as secagg_mod
-from zkpot.chain import AsyncChain, ChainError, ExtrinsicFailed, Round, Zkpot
-from zkpot.config import Behaviour, WorkerConfig
-from zkpot.keys import LoadedKey, session_keys_proof
-from zkpot.metrics import WorkerMetrics
-from zkpot.protocol import commit_digest
-from zkpot.secagg_http import (
+from zkpot.chain.client import AsyncChain, ChainError, ExtrinsicFailed, Round, Zkpot
+from zkpot.chain.protocol import commit_digest
+from zkpot.fl import aggregation
+from zkpot.fl import secagg as secagg_mod
+from zkpot.proof import commitment as commitment_mod
+from zkpot.proof import ezkl_ops, prover
+from zkpot.proof.task import Task, TaskError, audit_commitments, load_task
+from zkpot.worker.config import Behaviour, WorkerConfig
+from zkpot.worker.keys import LoadedKey, session_keys_proof
+from zkpot.worker.metrics import WorkerMetrics
+from zkpot.worker.secagg_http import (
     ParticipantHost,
     RoundSession,
     RunStats,
     round_session,
     run_aggregation,
 )
-from zkpot.server import ModelServer
-from zkpot.state import RoundState, StateStore, Step, atomic_write
-from zkpot.task import Task, TaskError, audit_commitments, load_task
+from zkpot.worker.server import ModelServer
+from zkpot.worker.state import RoundState, StateStore, Step, atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ little-endian hex coordinates; :func:`from_ezkl` converts.
 
 The quantized parameters are ``round(w * 2**param_scale)`` (halves away from zero, as
 ezkl rounds) of the state dict's tensors in order, each flattened row-major: this is
-ezkl's order for the architectures here, and ``zkpot.task.build_task`` checks it against
+ezkl's order for the architectures here, and ``zkpot.proof.task.build_task`` checks it against
 ezkl's own witness for every task it builds.
 """
 
@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zkpot.ezkl_ops import FIELD_MODULUS
+from zkpot.proof.ezkl_ops import FIELD_MODULUS
 
 if TYPE_CHECKING:
     import torch
 
-    from zkpot.task import Task
+    from zkpot.proof.task import Task
 
 #: BN254 base field modulus: the coordinates of G1 points are below it.
 BASE_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583
@@ -205,7 +205,7 @@ def kzg_commit(vk: Path, settings: Path, srs_file: Path, values: Sequence[int]) 
 
 def commit_values(task: Task, values: Sequence[int]) -> bytes:
     """The commitment of a parameter vector under the task's circuit."""
-    from zkpot import srs
+    from zkpot.proof import srs
 
     expected = task.manifest.num_params
     if len(values) != expected:

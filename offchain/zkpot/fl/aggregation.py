@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from zkpot.commitment import signed
-from zkpot.ezkl_ops import FIELD_MODULUS
+from zkpot.proof.commitment import signed
+from zkpot.proof.ezkl_ops import FIELD_MODULUS
 
 #: First bytes of a served global model.
 MAGIC = b"ZKPS"

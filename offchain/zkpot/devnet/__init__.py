@@ -1,0 +1,1 @@
+"""The development network: the runtime in Chopsticks (``chopsticks``) and ``zkpot demo``."""

@@ -1,0 +1,2 @@
+"""Proving: task bundles (circuit, keys, SRS, the statement), quantization, model
+commitments (KZG ``polycommit``) and the ezkl prover run in child processes."""
