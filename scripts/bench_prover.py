@@ -28,7 +28,7 @@ import torch
 from zkpot import paths
 from zkpot.proof import ezkl_ops, prover, quantize, srs
 from zkpot.proof.task import TaskSpec, build_task, fixed_test_set
-from zkpot_models import load_dataset, load_weights, train, train_test_split
+from zkpot_models import arch_spec, load_dataset, load_weights, train, train_test_split
 
 
 def _children_peak_mib() -> float:
@@ -47,7 +47,7 @@ def _machine() -> dict[str, Any]:
 
 async def bench(arch: str, root: Path) -> dict[str, Any]:
     """Builds a task for ``arch`` and measures every step on a trained model."""
-    spec = TaskSpec(name=f"bench-{arch}", architecture=arch, dataset=arch.split("-")[0])
+    spec = TaskSpec(name=f"bench-{arch}", architecture=arch, dataset=arch_spec(arch).dataset)
     t0 = time.perf_counter()
     task = await asyncio.to_thread(build_task, spec, root / arch)
     build_s = time.perf_counter() - t0

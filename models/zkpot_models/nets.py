@@ -33,7 +33,7 @@ class ArchSpec:
     #: Shape of one sample, without the batch dimension: (64,) or (1, 8, 8).
     input_shape: tuple[int, ...]
     num_classes: int
-    #: The data set it is meant for: "digits", "mnist" or "cifar10".
+    #: The data set it is meant for (a name ``load_dataset`` knows).
     dataset: str
     factory: Callable[[], nn.Module]
 
@@ -91,6 +91,11 @@ def _digits_cnn() -> nn.Module:
     return SmallCNN((1, 8, 8), 4, 3, 10, padding=1)
 
 
+def _mnist7_mlp() -> nn.Module:
+    # 49 * 16 + 16 + 16 * 10 + 10 = 970 parameters, about the digits MLP's circuit.
+    return MLP(49, 16, 10)
+
+
 def _mnist_mlp() -> nn.Module:
     return MLP(784, 32, 10)
 
@@ -110,6 +115,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     for spec in (
         ArchSpec("digits-mlp", (64,), 10, "digits", _digits_mlp),
         ArchSpec("digits-cnn", (1, 8, 8), 10, "digits", _digits_cnn),
+        ArchSpec("mnist7-mlp", (49,), 10, "mnist7", _mnist7_mlp),
         ArchSpec("mnist-mlp", (784,), 10, "mnist", _mnist_mlp),
         ArchSpec("mnist-cnn", (1, 28, 28), 10, "mnist", _mnist_cnn),
         ArchSpec("cifar10-cnn", (3, 32, 32), 10, "cifar10", _cifar10_cnn),

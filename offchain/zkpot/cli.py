@@ -95,12 +95,14 @@ def _task_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_task_build(args: argparse.Namespace) -> None:
+    from zkpot_models import arch_spec
+
     from zkpot.proof import srs, task
 
     spec = task.TaskSpec(
         name=args.architecture,
         architecture=args.architecture,
-        dataset=args.architecture.split("-")[0],
+        dataset=arch_spec(args.architecture).dataset,
         num_samples=args.samples,
         min_score=args.min_score,
     )

@@ -68,7 +68,7 @@ class KeyConfig(_Section):
 class DataConfig(_Section):
     """The worker's private data: its share of a data set."""
 
-    dataset: str = Field(default="digits", pattern=r"^(digits|mnist|cifar10)$")
+    dataset: str = Field(default="digits", pattern=r"^(digits|mnist7|mnist|cifar10)$")
     directory: Path | None = None
     #: This worker's index among `clients` splits of the training data.
     client: Annotated[int, Field(ge=0)] = 0
