@@ -132,6 +132,37 @@ async def test_a_worker_restarted_mid_session_takes_no_further_part(tmp_path: Pa
         assert "HTTP 410" in stats.dropped[net.rs.account(4)]
 
 
+async def test_a_malformed_answer_is_refused_and_the_round_goes_on(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Participant 3 answers the masked-input step with a vector of the wrong length, and
+    participant 4 with a value outside the field: the driver refuses both (one reason
+    each), treats them as dropped after the key agreement and recovers the others' sum."""
+    answer = ParticipantHost._answer
+
+    def corrupt(p: sa.Participant, session: sa.Session, body: bytes, st: object) -> bytes:
+        out = answer(p, session, body, st)
+        msg = sa.decode(out, session)
+        if isinstance(msg, sa.MaskedInput) and p.id == 3:
+            return sa.MaskedInput(msg.task, msg.round, msg.sender, msg.values[:-1],
+                                  msg.signature).encode()
+        if isinstance(msg, sa.MaskedInput) and p.id == 4:
+            # The first element's 32 bytes (before the signature) set to p itself.
+            at = len(out) - 4 - len(msg.signature) - 32 * L
+            return out[:at] + sa.P.to_bytes(32, "big") + out[at + 32:]
+        return out
+
+    async for net in _network(tmp_path):
+        monkeypatch.setattr(ParticipantHost, "_answer", staticmethod(corrupt))
+        async with aiohttp.ClientSession() as http:
+            result, stats = await run_aggregation(net.rs, net.urls, net.leader, http, timeout=20)
+        assert result.included == (1, 2, 5)
+        assert result.values == net.weighted_sum((1, 2, 5))
+        assert set(stats.dropped) == {net.rs.account(3), net.rs.account(4)}
+        assert "elements" in stats.dropped[net.rs.account(3)], stats.dropped
+        assert "field element" in stats.dropped[net.rs.account(4)]
+        assert all(why.startswith("masked_input: ") for why in stats.dropped.values())
+
+
 class Recorder:
     """A malicious aggregator candidate that talks to the participants directly and records
     every byte it receives."""
