@@ -527,7 +527,9 @@ mod measure {
 		}
 
 		println!("# registration check of the fixture VKAs (NativeVerifier::check_vka, ns)");
-		let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+		// Read at run time, not with env!: a target directory shared by several checkouts
+		// would keep the path of the checkout that compiled this.
+		let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("..");
 		let mut vkas = Vec::new();
 		for name in ["zkpot-mlp", "cnn-public", "sigmoid-hashed"] {
 			let dir = root.join("verifier/fixtures").join(name);

@@ -23,7 +23,9 @@ use zkpot_verifier::commitment;
 const VKA: &[u8] = include_bytes!("../fixtures/digits/vka.bin");
 
 fn fixtures_dir() -> PathBuf {
-	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/digits")
+	// Read at run time, not with env!: a target directory shared by several checkouts
+	// would keep the path of the checkout that compiled this.
+	PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("fixtures/digits")
 }
 
 fn meta() -> serde_json::Value {

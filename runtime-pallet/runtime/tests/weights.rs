@@ -37,7 +37,9 @@ fn every_call_fits_a_block() {
 }
 
 fn fixture_vkas() -> Vec<(&'static str, Vec<u8>, u32)> {
-	let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+	// Read at run time, not with env!: a target directory shared by several checkouts
+	// would keep the path of the checkout that compiled this.
+	let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("..");
 	// Instance counts from the fixtures' meta.json, so that regenerated fixtures keep working.
 	let meta = |path: std::path::PathBuf| -> serde_json::Value {
 		serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -19,7 +19,9 @@ pub struct Fixture {
 }
 
 pub fn dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    // Read at run time, not with env!: a target directory shared by several checkouts
+    // would keep the path of the checkout that compiled this.
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("fixtures").join(name)
 }
 
 fn hex(s: &str) -> Vec<u8> {
