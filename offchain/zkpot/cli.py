@@ -250,6 +250,34 @@ def _run_demo(args: argparse.Namespace) -> None:
         raise CliError("interrupted", code=code)
 
 
+def _experiment_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="compare consensus rules in a federated-learning simulation")
+    p.add_argument("config", type=Path, nargs="?", default=None,
+                   help="TOML file overriding the embedded default configuration")
+    p.add_argument("--quick", action="store_true", help="a small grid (one seed, IID, fractions 0 and 30 %%)")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (default: one per core)")
+    p.add_argument("--out", type=Path, default=Path("experiment-out"), help="results, plots and summary")
+    p.set_defaults(func=_run_experiment)
+
+
+def _run_experiment(args: argparse.Namespace) -> None:
+    from zkpot.experiments import config, engine
+
+    overrides = {} if args.workers is None else {"workers": args.workers}
+    try:
+        cfg = config.load(args.config, quick=args.quick, overrides=overrides)
+    except config.ConfigError as e:
+        raise CliError(str(e), code=2) from None
+    command = " ".join(["zkpot experiment", *([str(args.config)] if args.config else []),
+                        *(["--quick"] if args.quick else [])])
+    try:
+        summary = engine.run(cfg, args.out, command, progress=sys.stderr.isatty())
+    except (ValueError, engine.ExperimentError) as e:
+        raise CliError(str(e)) from e
+    print(summary)
+    print(f"results: {args.out}/", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(
@@ -264,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _commitment_parser(sub)
     _worker_parser(sub)
     _demo_parser(sub)
+    _experiment_parser(sub)
     return parser
 
 

@@ -303,14 +303,19 @@ def audit_commitments(task: Task) -> None:
 
 def default_task_dir() -> Path:
     """Where the embedded digits task is built."""
-    return paths.cache_dir() / "tasks" / "digits-mlp"
+    return paths.cache_dir() / "tasks" / TaskSpec().name
+
+
+def ensure_task(spec: TaskSpec) -> Task:
+    """The task of ``spec``, built into the cache (``tasks/<name>``) on first use."""
+    d = paths.cache_dir() / "tasks" / spec.name
+    try:
+        return load_task(d)
+    except TaskError:
+        log.info("building the %s task into %s", spec.name, d)
+        return build_task(spec, d)
 
 
 def ensure_default_task() -> Task:
     """The embedded digits task, built on first use."""
-    d = default_task_dir()
-    try:
-        return load_task(d)
-    except TaskError:
-        log.info("building the embedded digits task into %s", d)
-        return build_task(TaskSpec(), d)
+    return ensure_task(TaskSpec())
