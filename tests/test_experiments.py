@@ -142,7 +142,7 @@ def test_an_attack_registered_outside_the_engine_runs() -> None:
         with pytest.raises(ValueError, match="taken"):
             attacks.register(_Mimic)
     finally:
-        attacks.ATTACKS.pop("test-halved")
+        attacks.ATTACKS.classes.pop("test-halved")
 
 
 def test_prove_every_makes_real_proofs_that_must_carry_the_simulated_score() -> None:

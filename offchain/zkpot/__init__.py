@@ -13,6 +13,7 @@ Subpackages, one layer each:
   ``metrics``, ``server`` (aiohttp) and ``secagg_http`` (secure aggregation between the
   workers' servers).
 - ``devnet``: ``chopsticks`` (the dev chain) and ``demo`` (the one-command end-to-end run).
+- ``experiments``: ``zkpot experiment``, consensus rules compared in simulation.
 
 ``cli`` is the ``zkpot`` command; ``paths`` says where the repository, build outputs and
 caches are.

@@ -80,9 +80,11 @@ def _task_parser(sub: argparse._SubParsersAction) -> None:
     tsub = p.add_subparsers(dest="task_command", required=True)
     b = tsub.add_parser("build", help="build the embedded digits task (or another)")
     b.add_argument("--out", type=Path, default=None, help="task directory (default: the cache)")
-    b.add_argument("--architecture", default="digits-mlp")
+    b.add_argument("--architecture", default="digits-mlp",
+                   help="model architecture; its data set comes with it (digits-mlp, mnist7-mlp, ...)")
     b.add_argument("--samples", type=int, default=32, help="test samples fixed into the circuit")
-    b.add_argument("--min-score", type=int, default=24)
+    b.add_argument("--min-score", type=int, default=24,
+                   help="fixed test samples a proof must show correct (default 24)")
     b.add_argument("--srs", type=Path, default=None, help="ceremony SRS file (default: dev SRS)")
     b.add_argument("--srs-sha256", default=None, help="published SHA-256 of --srs")
     b.set_defaults(func=_run_task_build)
@@ -90,7 +92,7 @@ def _task_parser(sub: argparse._SubParsersAction) -> None:
         "check", help="check a task bundle against its hashes, and its C(0) and initial "
         "commitment against its circuit"
     )
-    c.add_argument("task_dir", type=Path)
+    c.add_argument("task_dir", type=Path, help="the task bundle to audit")
     c.set_defaults(func=_run_task_check)
 
 
@@ -225,9 +227,10 @@ def _run_worker(args: argparse.Namespace) -> None:
 
 def _demo_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="ZKPoT end to end on the dev chain")
-    p.add_argument("--workers", type=int, default=4)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=4, help="worker daemons to start (default 4)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds to run (default 3)")
     p.add_argument("--byzantine", default="flipped-labels",
+                   help="what the last worker does (default flipped-labels; none: all honest)",
                    choices=[*(b.value for b in Behaviour if b is not Behaviour.HONEST), "none"])
     p.add_argument("--dropout", type=int, default=0, metavar="N",
                    help="N honest workers leave every round's secure aggregation after the key agreement")

@@ -14,25 +14,14 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from zkpot.experiments.registry import Registry
+
 State = dict[str, torch.Tensor]
 
 #: Attacks by name.
-ATTACKS: dict[str, type[Attack]] = {}
-
-
-def register(cls: type[Attack]) -> type[Attack]:
-    """Class decorator: makes ``cls`` available under ``cls.name``."""
-    if not cls.name or cls.name in ATTACKS:
-        raise ValueError(f"attack name {cls.name!r} is empty or taken")
-    ATTACKS[cls.name] = cls
-    return cls
-
-
-def get(name: str) -> Attack:
-    """A fresh attack by name; ``ValueError`` lists the known ones otherwise."""
-    if name not in ATTACKS:
-        raise ValueError(f"unknown attack {name!r}; known: {', '.join(sorted(ATTACKS))}")
-    return ATTACKS[name]()
+ATTACKS: Registry[Attack] = Registry("attack")
+register = ATTACKS.register
+get = ATTACKS.get
 
 
 def _combine(a: State, b: State, wa: float, wb: float) -> State:

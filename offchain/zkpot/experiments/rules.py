@@ -16,26 +16,14 @@ import numpy as np
 import torch
 
 from zkpot.experiments.attacks import Attack, State
+from zkpot.experiments.registry import Registry
 from zkpot.proof import circuit, quantize
 from zkpot.proof.task import Task
 
 #: Rules by name.
-RULES: dict[str, type[Rule]] = {}
-
-
-def register(cls: type[Rule]) -> type[Rule]:
-    """Class decorator: makes ``cls`` available under ``cls.name``."""
-    if not cls.name or cls.name in RULES:
-        raise ValueError(f"rule name {cls.name!r} is empty or taken")
-    RULES[cls.name] = cls
-    return cls
-
-
-def get(name: str) -> Rule:
-    """A fresh rule by name; ``ValueError`` lists the known ones otherwise."""
-    if name not in RULES:
-        raise ValueError(f"unknown rule {name!r}; known: {', '.join(sorted(RULES))}")
-    return RULES[name]()
+RULES: Registry[Rule] = Registry("rule")
+register = RULES.register
+get = RULES.get
 
 
 @dataclass
@@ -121,6 +109,12 @@ class Rule:
         """Decides one round."""
         raise NotImplementedError
 
+    @classmethod
+    def _drawn(cls, ctx: Context, subs: list[Submission], weight: np.ndarray) -> Outcome:
+        """A leader drawn in proportion to ``weight`` averages every model."""
+        leader = int(ctx.rng.choice(len(weight), p=weight / weight.sum()))
+        return cls._led(ctx, subs, leader, [s.client for s in subs], mean_state([s.state for s in subs]))
+
     @staticmethod
     def _led(ctx: Context, subs: list[Submission], leader: int, included: list[int],
              aggregate: State, scores: dict[int, int] | None = None) -> Outcome:
@@ -181,8 +175,7 @@ class ProofOfStake(Rule):
     exposes_individual = True  # to the leader
 
     def round(self, ctx: Context, subs: list[Submission], template: torch.nn.Module) -> Outcome:  # noqa: D102
-        leader = int(ctx.rng.choice(len(ctx.stake), p=ctx.stake / ctx.stake.sum()))
-        return self._led(ctx, subs, leader, [s.client for s in subs], mean_state([s.state for s in subs]))
+        return self._drawn(ctx, subs, ctx.stake)
 
 
 @register
@@ -195,8 +188,7 @@ class ProofOfWork(Rule):
     exposes_individual = True  # to the leader
 
     def round(self, ctx: Context, subs: list[Submission], template: torch.nn.Module) -> Outcome:  # noqa: D102
-        leader = int(ctx.rng.choice(len(ctx.compute), p=ctx.compute / ctx.compute.sum()))
-        return self._led(ctx, subs, leader, [s.client for s in subs], mean_state([s.state for s in subs]))
+        return self._drawn(ctx, subs, ctx.compute)
 
 
 @register
