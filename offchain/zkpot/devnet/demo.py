@@ -199,9 +199,10 @@ def _print_round(r: RoundReport, names: dict[str, str]) -> None:
         parts = ", ".join(f"{who(i['who'])}×{i['weight']}" for i in a["included"])
         print(f"aggregate A = {a['commitment'][:18]}… computed on chain over {parts}"
               + (f"; left out: {', '.join(who(x) for x in a['left_out'])}" if a["left_out"] else ""))
-        print(f"checked against A by {a['checked']}/{a['workers']} workers"
-              + "".join(f"; {who(c['worker'])} refused {', '.join(who(x) for x in c['refused'])} "
-                        f"and took it from {who(c['from'])}" for c in a["checks"] if c["refused"]))
+        if "checked" in a:  # only a published model is downloaded and checked
+            print(f"checked against A by {a['checked']}/{a['workers']} workers"
+                  + "".join(f"; {who(c['worker'])} refused {', '.join(who(x) for x in c['refused'])} "
+                            f"and took it from {who(c['from'])}" for c in a["checks"] if c["refused"]))
     s = r.secure_aggregation
     if s:
         dropped = "; ".join(f"{who(x)} at {why.split(':', 1)[0]}" for x, why in s["dropped"].items())

@@ -75,17 +75,19 @@ def _summary(cfg: ExperimentConfig, results: list[dict[str, Any]], meta: dict[st
                          for rule in cfg.rules]
                 lines.append(f"| {int(100 * fraction)} % | {attack} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Membership inference (loss threshold): AUC, mean ± std over all runs", "",
+    lines += ["## Membership inference (loss threshold): AUC and advantage, mean ± std over all runs", "",
               "What each rule makes public: ZKPoT only the global model (individual models stay on the "
               "clients; secure aggregation hides them from the aggregator too); PoFL every model; "
               "FedAvg, PoS and PoW hand every model to the server or leader.", "",
-              "| rule | against the global model | against an individual model | individual models public? |",
-              "|---|---|---|---|"]
+              "| rule | AUC, global model | AUC, individual model | advantage, global | advantage, individual "
+              "| individual models exposed? |",
+              "|---|---|---|---|---|---|"]
     for rule in cfg.rules:
         rs = [r for r in results if r["rule"] == rule]
-        lines.append(f"| {rule} | {_ms([r['mia']['global']['auc'] for r in rs], pct=False)} | "
-                     f"{_ms([r['mia']['individual']['auc'] for r in rs], pct=False)} | "
-                     f"{'yes' if rs and rs[0]['exposes_individual'] else 'no'} |")
+        cells = [_ms([r["mia"][e][k] for r in rs], pct=False)
+                 for k in ("auc", "advantage") for e in ("global", "individual")]
+        lines.append(f"| {rule} | " + " | ".join(cells)
+                     + f" | {'yes' if rs and rs[0]['exposes_individual'] else 'no'} |")
     gaps = [row["float_accuracy"] - row["quantized_accuracy"] for r in results if r["rule"] == "zkpot" for row in r["rows"]]
     lines += ["", "## Quantization", "",
               f"Float minus quantized accuracy of every ZKPoT global model, every round: mean "

@@ -615,6 +615,10 @@ class Worker:
             return
         if self.me not in self._candidates(record) or rnd.index in self._served_rounds:
             return
+        if rnd.index in self._secagg_runs and self._secagg_runs[rnd.index].error:
+            # The participants answer a second run from the same protocol state: it would
+            # see the same messages and fail the same way.
+            return
         if self._job is not None and not self._job.done():
             return
         self._job_round = rnd.index
