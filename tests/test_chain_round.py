@@ -11,6 +11,7 @@ summed parameters), takes the leader's publication, and two session rotations la
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from zkpot.chain.client import ChainClient
 from zkpot.chain.protocol import commit_digest
 from zkpot.worker.keys import session_keys_proof
 
-from tests.conftest import DevnetProcess, free_port, require_built_chain
+from tests.conftest import ZKPOT, DevnetProcess, free_port, require_built_chain
 
 FIXTURES = paths.REPO_ROOT / "runtime-pallet" / "pallet-zkpot" / "fixtures" / "digits"
 UNIT = 10**12
@@ -172,8 +173,39 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
     model = c.query("Zkpot", "Tasks", [task])["global_model"]
     assert model["commitment"] == expected["commitment"]
 
+    _status_matches_storage(c, task, index, workers, ranking)
+
     # The authors are queued at the next rotation and author from the one after.
     _until(c, (c.best_number() // 10 + 2) * 10 + 1)
     validators = sorted(str(v) for v in c.query("Session", "Validators"))
     assert validators == elected
     assert alice.ss58_address not in validators
+
+
+def _status_matches_storage(c: ChainClient, task: int, index: int, workers: dict[str, Keypair],
+                            ranking: list[tuple[str, int]]) -> None:
+    """``zkpot status --json`` (a separate process) against the same storage read here
+    with substrate-interface."""
+    out = subprocess.run([*ZKPOT, "status", "--chain", c.url, "--task", str(task), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    snap = json.loads(out.stdout)
+    assert snap["block"]["number"] == c.block_number(snap["block"]["hash"]) > 0
+    (t,) = snap["tasks"]
+    info = c.query("Zkpot", "Tasks", [task], block_hash=snap["block"]["hash"])
+    assert t["id"] == task and t["min_score"] == int(info["min_score"]) and t["status"] == str(info["status"])
+    assert t["global_model"]["commitment"] == info["global_model"]["commitment"]
+    assert t["verify_weight_ref_time"] == int(info["verify_weight"]["ref_time"])
+    rnd = c.query("Zkpot", "Rounds", [task], block_hash=snap["block"]["hash"])
+    assert t["round"]["index"] == int(rnd["index"])
+    [election] = [e for e in t["elections"] if e["round"] == index]
+    assert [(w, s) for w, s in election["ranking"]] == ranking
+    assert election["leader"] == ranking[0][0] and election["published"]["by"] == ranking[0][0]
+    assert election["published"]["uri"] == "http://127.0.0.1:1/global"
+    stored = {str(k): v for k, v in c.query_map("Zkpot", "Workers", block_hash=snap["block"]["hash"])}
+    assert {w["account"]: w["deposit"] for w in snap["workers"]} == {k: int(v["deposit"]) for k, v in stored.items()}
+    assert {kp.ss58_address for kp in workers.values()} <= set(stored)
+    # The text view names the same round and scores.
+    text = subprocess.run([*ZKPOT, "status", "--chain", c.url, "--task", str(task)],
+                          capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0 and f"election {index}: leader {ranking[0][0][:8]}" in text.stdout, text.stdout

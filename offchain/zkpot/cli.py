@@ -253,6 +253,44 @@ def _run_demo(args: argparse.Namespace) -> None:
         raise CliError("interrupted", code=code)
 
 
+def _status_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="the chain's ZKPoT state: tasks, rounds, elections, workers")
+    p.add_argument("--chain", default="ws://127.0.0.1:9944", help="node or dev chain URL (default ws://127.0.0.1:9944)")
+    p.add_argument("--task", type=int, default=None, help="only this task")
+    p.add_argument("--history", type=int, default=3, help="election records per task (default 3)")
+    p.add_argument("--json", action="store_true", help="JSON for scripts instead of text")
+    p.add_argument("--watch", action="store_true", help="print again on every new block (Ctrl-C stops)")
+    p.set_defaults(func=_run_status)
+
+
+def _run_status(args: argparse.Namespace) -> None:
+    from zkpot.chain.client import AsyncChain, ChainError, Zkpot
+    from zkpot.chain.status import render, snapshot, watch
+
+    def emit(snap: dict) -> None:
+        print(json.dumps(snap) if args.json else render(snap), flush=True)
+
+    async def run() -> None:
+        chain = AsyncChain(args.chain)
+        zk = Zkpot(chain)
+        try:
+            if not args.watch:
+                emit(await snapshot(zk, args.task, args.history))
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await watch(zk, args.task, emit, stop, history=args.history)
+        finally:
+            await chain.close()
+
+    try:
+        asyncio.run(run())
+    except ChainError as e:
+        raise CliError(f"{args.chain}: {e}") from None
+
+
 def _experiment_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="compare consensus rules in a federated-learning simulation")
     p.add_argument("config", type=Path, nargs="?", default=None,
@@ -296,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     _worker_parser(sub)
     _demo_parser(sub)
     _experiment_parser(sub)
+    _status_parser(sub)
     return parser
 
 

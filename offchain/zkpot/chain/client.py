@@ -168,6 +168,10 @@ class ChainClient:
         """Number of the best block."""
         return self._call(lambda s: s.get_block_number(s.get_chain_head()))
 
+    def block_number(self, block_hash: str) -> int:
+        """Number of the block ``block_hash``."""
+        return self._call(lambda s: s.get_block_number(block_hash))
+
     def block_hash(self, number: int | None = None) -> str:
         """Hash of block ``number`` (the best block when ``None``)."""
         return self._call(lambda s: s.get_chain_head() if number is None else s.get_block_hash(number))
