@@ -527,6 +527,13 @@ fn tampered_proofs_are_rejected_pay_full_weight_and_repeated_ones_cost_deposit()
 		commit(1, &g);
 		run_to_reveal();
 		assert_ok!(reveal(1, &g));
+		// The verifier's own kind, not a coarse class: well formed, but the pairing fails.
+		assert!(zkpot_events().contains(&Event::ProofRejected {
+			task: TASK,
+			round: 2,
+			who: 1,
+			reason: RejectReason::InvalidProof(VerificationFailure::PairingFailed),
+		}));
 		assert_eq!(Balances::reserved_balance(1), 90);
 		assert_eq!(Workers::<Test>::get(1).unwrap().invalid_proofs, 2);
 		assert!(zkpot_events().contains(&Event::WorkerSlashed {
@@ -535,6 +542,38 @@ fn tampered_proofs_are_rejected_pay_full_weight_and_repeated_ones_cost_deposit()
 			reason: SlashReason::InvalidProofs
 		}));
 	});
+}
+
+#[test]
+fn a_rejected_proof_says_what_the_verifier_found_and_where() {
+	let cases: [(&str, fn(&mut Fixture) -> VerificationFailure); 2] = [
+		("a second proof point off the curve", |f| {
+			// The first point is the model commitment, checked before verification.
+			f.proof[64..128].fill(0xff);
+			VerificationFailure::NotOnCurve { offset: 64 }
+		}),
+		("a truncated proof", |f| {
+			let expected = f.proof.len() as u32;
+			f.proof.truncate(f.proof.len() - 32);
+			VerificationFailure::ProofLength { expected, got: expected - 32 }
+		}),
+	];
+	for (what, tamper) in cases {
+		new_test_ext().execute_with(|| {
+			setup_round_one();
+			worker(1);
+			let mut f = fixture("w0");
+			let want = tamper(&mut f);
+			commit(1, &f);
+			run_to_reveal();
+			assert_ok!(reveal(1, &f));
+			let got = zkpot_events().into_iter().find_map(|e| match e {
+				Event::ProofRejected { reason: RejectReason::InvalidProof(r), .. } => Some(r),
+				_ => None,
+			});
+			assert_eq!(got, Some(want), "{what}");
+		});
+	}
 }
 
 fn f_call_info(f: &Fixture) -> frame_support::dispatch::DispatchInfo {

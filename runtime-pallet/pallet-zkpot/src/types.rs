@@ -353,19 +353,55 @@ pub enum RejectReason {
 	},
 }
 
-/// Why a proof failed verification (coarse classes of the verifier's errors).
+/// Why a proof failed verification: the verifier's own error kind, with the position it
+/// names, so that a worker (or anyone reading events in polkadot.js) can tell a forged
+/// proof (`PairingFailed`) from a damaged or mismatched one.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
 pub enum VerificationFailure {
-	/// The proof bytes are malformed (length, encoding, points off the curve).
-	MalformedProof,
-	/// A public instance is malformed (not a field element) or their number is wrong.
-	MalformedInstances,
-	/// The proof is well formed but the final check fails.
-	Rejected,
-	/// The circuit's VKA uses something the verifier does not support.
+	/// The task's VKA cannot be used: a malformed word, a wrong length, or a feature the
+	/// verifier does not support.
 	Unsupported,
+	/// The proof is larger than any proof the verifier accepts.
+	ProofSize,
+	/// The proof's length is not the one the VKA implies.
+	ProofLength {
+		/// Bytes the VKA implies.
+		expected: u32,
+		/// Bytes received.
+		got: u32,
+	},
+	/// More public instances than any circuit has.
+	TooManyInstances,
+	/// Another number of public instances than the VKA's.
+	InstanceCount {
+		/// The VKA's number.
+		expected: u32,
+		/// The number received.
+		got: u32,
+	},
+	/// A public instance is not a canonical field element.
+	InstanceNotInField {
+		/// Its index.
+		index: u32,
+	},
+	/// A proof evaluation is not a canonical field element.
+	EvaluationNotInField {
+		/// Its byte offset in the proof.
+		offset: u32,
+	},
+	/// A proof commitment is not a point of BN254 G1.
+	NotOnCurve {
+		/// Its byte offset in the proof.
+		offset: u32,
+	},
+	/// A Fiat–Shamir challenge made a denominator zero (negligible for honest proofs).
+	DegenerateChallenge,
+	/// Every input is well formed but the final pairing equation does not hold: the proof is
+	/// not valid for these instances and this VKA (a forged or altered proof, or a claim
+	/// the proof does not support).
+	PairingFailed,
 }
 
 /// Why a worker's deposit was slashed.

@@ -21,14 +21,18 @@ pub struct NativeVerifier;
 impl NativeVerifier {
 	fn failure(e: zkpot_verifier::VerifyError) -> VerificationFailure {
 		use zkpot_verifier::VerifyError as E;
+		use VerificationFailure as F;
 		match e {
-			E::VkaLength | E::MalformedVka { .. } | E::Unsupported { .. } =>
-				VerificationFailure::Unsupported,
-			E::TooManyInstances | E::InstanceCount { .. } | E::InstanceNotInField { .. } =>
-				VerificationFailure::MalformedInstances,
-			E::PairingFailed | E::DegenerateChallenge => VerificationFailure::Rejected,
-			E::ProofSize | E::ProofLength { .. } | E::EvaluationNotInField { .. } | E::NotOnCurve { .. } =>
-				VerificationFailure::MalformedProof,
+			E::VkaLength | E::MalformedVka { .. } | E::Unsupported { .. } => F::Unsupported,
+			E::ProofSize => F::ProofSize,
+			E::ProofLength { expected, got } => F::ProofLength { expected, got },
+			E::TooManyInstances => F::TooManyInstances,
+			E::InstanceCount { expected, got } => F::InstanceCount { expected, got },
+			E::InstanceNotInField { index } => F::InstanceNotInField { index },
+			E::EvaluationNotInField { offset } => F::EvaluationNotInField { offset },
+			E::NotOnCurve { offset } => F::NotOnCurve { offset },
+			E::DegenerateChallenge => F::DegenerateChallenge,
+			E::PairingFailed => F::PairingFailed,
 		}
 	}
 }
@@ -38,7 +42,7 @@ impl ProofVerifier for NativeVerifier {
 		let parsed = zkpot_verifier::Vka::parse(vka).map_err(|_| VerificationFailure::Unsupported)?;
 		let cost = parsed.cost();
 		if cost.instances != num_instances {
-			return Err(VerificationFailure::MalformedInstances);
+			return Err(VerificationFailure::InstanceCount { expected: cost.instances, got: num_instances });
 		}
 		Ok(crate::weights::verification_weight(&cost))
 	}
