@@ -241,3 +241,30 @@ def test_model_server_has_no_route_to_a_plain_contribution(tmp_path):
             assert "zkpot_proofs_total" in metrics
 
     asyncio.run(run())
+
+
+def test_the_demos_live_view_shows_each_workers_state():
+    """A terminal gets the workers' lines redrawn in place, the proof's progress included;
+    a log gets one line per change of status."""
+    import io
+
+    from zkpot.devnet.demo import LiveView
+
+    proving = {"status": "round 2: proving", "proving": {"elapsed": 12.0, "expected": 30.0}}
+    later = {"status": "round 2: proving", "proving": {"elapsed": 24.0, "expected": 30.0}}
+    done = {"status": "round 2: proved", "proving": None}
+    log = io.StringIO()
+    view = LiveView(["worker1", "worker2"], log, tty=False)
+    for healths in ([proving, {}], [later, {}], [done, {}]):
+        view.update(healths)
+    assert log.getvalue().splitlines() == [
+        "  [worker1] round 2: proving", "  [worker2] unreachable", "  [worker1] round 2: proved"]
+    term = io.StringIO()
+    view = LiveView(["worker1", "worker2"], term, tty=True)
+    view.update([proving, {}])
+    view.update([later, {}])
+    view.clear()
+    out = term.getvalue()
+    assert "worker1        round 2: proving 40 % (12 of ~30 s)" in out
+    assert "round 2: proving 80 % (24 of ~30 s)" in out
+    assert out.count("\x1b[2F\x1b[J") == 2  # the second draw and the clear replace the block

@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 from substrateinterface import Keypair
@@ -97,6 +97,53 @@ class RoundReport:
     global_accuracy: float | None = None
     global_quantized_accuracy: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+class LiveView:
+    """What each worker is doing, from its ``/health``: redrawn in place on a terminal (with
+    the proof's progress), one log line per change of status otherwise."""
+
+    def __init__(self, names: list[str], out: TextIO, tty: bool) -> None:
+        self.names = names
+        self.out = out
+        self.tty = tty
+        self._drawn = 0
+        self._last: dict[str, str] = {}
+
+    @staticmethod
+    def describe(health: dict[str, Any]) -> tuple[str, str]:
+        """(status, status with progress) of one worker's health."""
+        if not health:
+            return "unreachable", "unreachable"
+        status = str(health.get("status") or health.get("step") or "?")
+        prog = health.get("proving")
+        if not prog:
+            return status, status
+        expected = max(float(prog["expected"]), 1.0)
+        pct = min(99, int(100 * float(prog["elapsed"]) / expected))
+        return status, f"{status} {pct:>2} % ({float(prog['elapsed']):.0f} of ~{expected:.0f} s)"
+
+    def update(self, healths: list[dict[str, Any]]) -> None:
+        """Shows the workers' current state."""
+        rows = [(name, *self.describe(h)) for name, h in zip(self.names, healths, strict=True)]
+        if self.tty:
+            self.clear()
+            for name, _, text in rows:
+                self.out.write(f"  {name:<14} {text}\n")
+            self._drawn = len(rows)
+        else:
+            for name, status, _ in rows:
+                if self._last.get(name) != status:
+                    self.out.write(f"  [{name}] {status}\n")
+            self._last = {name: status for name, status, _ in rows}
+        self.out.flush()
+
+    def clear(self) -> None:
+        """Removes the live lines from a terminal (before other output)."""
+        if self.tty and self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+            self.out.flush()
 
 
 def _free_port() -> int:
@@ -314,6 +361,7 @@ async def _drive(cfg: DemoConfig, chain: DevChain, zk: Zkpot, http: aiohttp.Clie
                  whole_test: Any) -> list[RoundReport]:
     """The demo's clock: moves the chain on as the workers finish each phase."""
     reports: list[RoundReport] = []
+    view = LiveView([w.name for w in workers], sys.stdout, sys.stdout.isatty())
     current: RoundReport | None = None
     phase_started = current_start = time.monotonic()
     last_phase: tuple[int, str] | None = None
@@ -327,6 +375,7 @@ async def _drive(cfg: DemoConfig, chain: DevChain, zk: Zkpot, http: aiohttp.Clie
                 current.timings[last_phase[1].lower()] = now - phase_started
             last_phase, phase_started = (rnd.index, rnd.phase), now
             if rnd.phase == "Commit":
+                view.clear()
                 if current is not None:
                     await _close_report(current, zk, task, task_id, whole_test, names, workers, http)
                     if reports:
@@ -340,6 +389,7 @@ async def _drive(cfg: DemoConfig, chain: DevChain, zk: Zkpot, http: aiohttp.Clie
         if current is not None:
             current.seconds = time.monotonic() - current_start
         healths = [await w.health(http) for w in workers]
+        view.update(healths)
         timeout = time.monotonic() - phase_started > cfg.phase_timeout
         if not await advance_clock(chain, zk, rnd, healths, force=timeout):
             await asyncio.sleep(cfg.poll)

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,10 @@ class Worker:
         self._fallback_seen: set[int] = set()
         #: This worker's runs of secure aggregation as a candidate, by round (in /health).
         self._secagg_runs: dict[int, RunStats] = {}
+        #: When the running proof started, and how long the last one took (its progress in
+        #: /health is elapsed over that; 40 s before the first proof).
+        self._proving_since: float | None = None
+        self._last_prove_seconds = 40.0
         self._x, self._y = self._private_data()
 
     # -- set-up -----------------------------------------------------------------------
@@ -294,6 +299,7 @@ class Worker:
             st.step = Step.COMMITTED
             self.store.save(st)
             log.info("round %d: committed (score %s)", rnd.index, st.score)
+            self._status = f"round {rnd.index}: committed"
 
     async def _prepare(self, rnd: Round, st: RoundState) -> None:
         """Fetches the global model, trains, proves. Runs as a background task."""
@@ -310,6 +316,7 @@ class Worker:
             self.store.save(st)
 
             self._status = f"round {rnd.index}: proving"
+            self._proving_since = time.monotonic()
             self.store.remember_proven(st.commitment)
             out = self.store.proof_dir(self.task_id, rnd.index)
             try:
@@ -325,6 +332,7 @@ class Worker:
                 return
             self.metrics.proofs.inc()
             self.metrics.prove_seconds.observe(result.prove_seconds)
+            self._last_prove_seconds = result.witness_seconds + result.prove_seconds
             instances = result.instances_be32()
             if self.cfg.behaviour.inflates_score:
                 instances = await self._claim_more_than_proved(instances)
@@ -558,6 +566,7 @@ class Worker:
         self.store.save(st)
         self.metrics.rounds.labels("accepted" if accepted else "rejected").inc()
         log.info("round %d: revealed, %s", rnd.index, "accepted" if accepted else f"not accepted ({st.note})")
+        self._status = f"round {rnd.index}: revealed, {'accepted' if accepted else 'not accepted'}"
 
     def _input_weights(self, st: RoundState) -> Path:
         """The weights this worker enters into secure aggregation: those proved, except for
@@ -772,6 +781,10 @@ class Worker:
             "step": st.step.value if st else None,
             "score": st.score if st else None,
             "status": self._status,
+            # While proving: seconds so far and the last proof's duration, for a progress figure.
+            "proving": None if self._proving_since is None or not self._status.endswith(": proving") else {
+                "elapsed": round(time.monotonic() - self._proving_since, 1),
+                "expected": round(self._last_prove_seconds, 1)},
             # The newest checks of published global models against the chain's aggregate.
             "global_checks": [self._global_checks[r] for r in sorted(self._global_checks)[-4:]],
             # Secure aggregation: this worker's costs as a participant, and its runs as a
