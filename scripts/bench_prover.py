@@ -76,10 +76,7 @@ async def bench(arch: str, root: Path) -> dict[str, Any]:
     ok = ezkl_ops.verify(proof_path, task.path("settings_file"), task.path("vk"),
                          srs.resolve(task.manifest.srs))
     ezkl_verify_ms = (time.perf_counter() - t0) * 1000
-    binary = paths.rust_binary("zkpot-verify")
-    native = (subprocess.run([str(binary), "--vka", str(task.path("vka")), "--proof", str(proof_path)],
-                             capture_output=True, text=True).stdout.strip()
-              if binary.is_file() else f"not built ({binary})")
+    native = prover.verify_natively(task, proof_path) or f"not built ({paths.rust_binary('zkpot-verify')})"
     return {
         "architecture": arch,
         "logrows": task.manifest.settings.logrows,

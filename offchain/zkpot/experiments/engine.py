@@ -131,11 +131,9 @@ def _prove_and_check(data: _Data, state: dict[str, torch.Tensor], simulated: int
         # min_score=None: a model below the minimum is proved too, its score checked all the same.
         result = asyncio.run(prover.prove_async(data.task.dir, weights, Path(tmp) / "proof", min_score=None))
         proof = Path(result.proof_path)
-        binary = paths.rust_binary("zkpot-verify")
-        if binary.is_file():
-            out = subprocess.run([str(binary), "--vka", str(data.task.path("vka")), "--proof", str(proof)],
-                                 capture_output=True, text=True, timeout=600)
-            verified, verifier = out.stdout.strip() == "valid", "zkpot-verify"
+        native = prover.verify_natively(data.task, proof)
+        if native is not None:
+            verified, verifier = native == "valid", "zkpot-verify"
         else:
             verified = ezkl_ops.verify(proof, data.task.path("settings_file"), data.task.path("vk"),
                                        srs.resolve(data.task.manifest.srs))

@@ -18,6 +18,7 @@ import torch
 from zkpot.experiments.attacks import Attack, State
 from zkpot.experiments.registry import Registry
 from zkpot.proof import circuit, quantize
+from zkpot.proof.commitment import quantize_tensor
 from zkpot.proof.task import Task
 
 #: Rules by name.
@@ -76,12 +77,8 @@ def quantized_mean(states: Sequence[State], param_scale: int) -> State:
     """ZKPoT's global model: the exact sum of the quantized parameters over ``W``
     dequantized, ``s / (W 2^p)`` (``aggregation.GlobalModel.to_state``)."""
     scale = 2.0**param_scale
-
-    def q(t: torch.Tensor) -> torch.Tensor:
-        v = t.double() * scale
-        return torch.sign(v) * torch.floor(v.abs() + 0.5)
-
-    return {k: (torch.stack([q(s[k]) for s in states]).sum(0) / (len(states) * scale)).float()
+    return {k: torch.from_numpy(sum(quantize_tensor(s[k], param_scale) for s in states)
+                                / (len(states) * scale)).float()
             for k in states[0]}
 
 

@@ -162,17 +162,21 @@ def aggregate(commitments: Sequence[bytes], weights: Sequence[int], zero: bytes)
 # -- quantized parameters -----------------------------------------------------------------
 
 
+def quantize_tensor(tensor: torch.Tensor, param_scale: int) -> np.ndarray:
+    """One parameter tensor as the circuit holds it: ``round(w * 2**param_scale)``, halves
+    away from zero (as ezkl rounds), as int64 of the tensor's shape."""
+    scaled = tensor.detach().cpu().numpy().astype(np.float64) * float(2**param_scale)
+    return (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int64)
+
+
 def quantize_state(state: Mapping[str, torch.Tensor], param_scale: int) -> list[int]:
-    """The model's parameters as the circuit holds them: ``round(w * 2**param_scale)``,
-    halves away from zero, in state-dict order, each tensor flattened row-major."""
+    """The model's parameters as the circuit holds them (:func:`quantize_tensor`), in
+    state-dict order, each tensor flattened row-major."""
     out: list[int] = []
     for name, tensor in state.items():
-        a = tensor.detach().cpu().to(dtype=tensor.dtype).numpy().astype(np.float64)
-        if not np.isfinite(a).all():
+        if not np.isfinite(tensor.detach().cpu().numpy()).all():
             raise CommitmentError(f"{name} has non-finite values")
-        scaled = a.reshape(-1) * float(2**param_scale)
-        q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
-        out.extend(int(v) for v in q)
+        out.extend(int(v) for v in quantize_tensor(tensor, param_scale).reshape(-1))
     return out
 
 

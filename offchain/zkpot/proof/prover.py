@@ -23,12 +23,14 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from zkpot import paths
 from zkpot.proof import circuit, commitment, ezkl_ops, srs
 from zkpot.proof.task import Task, TaskError, load_task
 
@@ -250,6 +252,17 @@ async def _show_progress(step: asyncio.Future, expected: float) -> None:
             await asyncio.wait({step}, timeout=0.5)
             bar.n = min(round(time.monotonic() - start), bar.total)
             bar.refresh()
+
+
+def verify_natively(task: Task, proof: Path, timeout: float = 600) -> str | None:
+    """What ``zkpot-verify`` (the runtime's verifier, built natively) says of ``proof``
+    against the task's VKA — ``"valid"`` or its error — or ``None`` where it is not built."""
+    binary = paths.rust_binary("zkpot-verify")
+    if not binary.is_file():
+        return None
+    out = subprocess.run([str(binary), "--vka", str(task.path("vka")), "--proof", str(proof)],
+                         capture_output=True, text=True, timeout=timeout)
+    return out.stdout.strip() or out.stderr.strip()
 
 
 def prove_weights(task_dir: Path, weights: Path, out_dir: Path) -> ProofResult:

@@ -25,6 +25,7 @@ import torch
 from zkpot_models import evaluate
 
 from zkpot.proof import circuit, ezkl_ops
+from zkpot.proof.commitment import quantize_tensor
 from zkpot.proof.ezkl_ops import RunArgs
 from zkpot.proof.task import Task
 
@@ -79,8 +80,7 @@ def emulated_logits(task: Task, state: Mapping[str, torch.Tensor], x: np.ndarray
     p = s.param_scale
 
     def q(name: str) -> np.ndarray:
-        v = state[name].detach().cpu().numpy().astype(np.float64) * 2.0**p
-        return (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int64)
+        return quantize_tensor(state[name], p)
 
     xi = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     if not np.array_equal(xi, np.round(xi)):

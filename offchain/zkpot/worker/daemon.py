@@ -678,7 +678,7 @@ class Worker:
             survivors = [rs.account(pid) for pid in result.included]
             gm = aggregation.GlobalModel(values=result.values,
                                          total_weight=sum(rs.weight(pid) for pid in result.included))
-            await self._check_sum(round, gm, survivors, stats)
+            await self._check_sum(round, rs, gm, survivors, stats)
             await self._publish_or_serve(round, gm, survivors)
         except (WorkerError, secagg_mod.SecAggError, aggregation.AggregationError,
                 commitment_mod.CommitmentError, ChainError) as e:
@@ -690,13 +690,12 @@ class Worker:
             for old in sorted(self._secagg_runs)[:-8]:
                 del self._secagg_runs[old]
 
-    async def _check_sum(self, round: int, gm: aggregation.GlobalModel, survivors: list[str],
-                         stats: RunStats) -> None:
+    async def _check_sum(self, round: int, rs: RoundSession, gm: aggregation.GlobalModel,
+                         survivors: list[str], stats: RunStats) -> None:
         """``C(s)`` must be the aggregate commitment over the survivors, computed here from
         their on-chain commitments as the chain will: otherwise a contributor entered
         another vector than the one it proved, and the sum is not served."""
-        record = await self.zk.election(self.task_id, round)
-        weights = {str(who): int(w) for who, w in (record or {}).get("aggregate", {}).get("included", [])}
+        weights = dict(zip(rs.accounts, rs.weights, strict=True))
         commitments = {str(c["who"]): str(c["commitment"])
                        for c in await self.zk.contributions(self.task_id, round)}
         expected = commitment_mod.aggregate(
