@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, idempotently: the Python virtual environment (.venv), the Node
-# packages of the dev chain (devnet/node_modules), the Rust toolchain, the wasm runtime and
-# the raw chain specs. Caches (pip, npm, cargo, build outputs) stay outside the checkout, so
+# Sets up a fresh machine, idempotently: Debian's chromium (for the dashboard's browser
+# test), the Python virtual environment (.venv), the Node packages of the dev chain
+# (devnet/node_modules), the Rust toolchain, the wasm runtime and the raw chain specs. Caches (pip, npm, cargo, build outputs) stay outside the checkout, so
 # a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,17 @@ for candidate in python3.11 python3.12 python3; do
 	fi
 done
 [ -n "$python" ] || { echo "setup: Python 3.11 or 3.12 is required" >&2; exit 1; }
+
+# Headless Chromium (Debian's) for the dashboard's browser test; apt runs before the
+# Rust step, which may need apt itself.
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "==> chromium from Debian (log: $ZKPOT_CACHE/logs/setup-chromium.log)" >&2
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	{ $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } \
+		>"$ZKPOT_CACHE/logs/setup-chromium.log" 2>&1 ||
+		{ tail -n 20 "$ZKPOT_CACHE/logs/setup-chromium.log" >&2; echo "setup: installing chromium failed" >&2; exit 1; }
+fi
 
 # Python and Node need only the network, the Rust build needs the cores: run them side by side.
 python_and_node() {

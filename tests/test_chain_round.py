@@ -187,8 +187,8 @@ def _status_matches_storage(c: ChainClient, task: int, index: int, workers: dict
                             ranking: list[tuple[str, int]]) -> None:
     """``zkpot status --json`` (a separate process) against the same storage read here
     with substrate-interface."""
-    out = subprocess.run([*ZKPOT, "status", "--chain", c.url, "--task", str(task), "--json"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([*ZKPOT, "status", "--chain", c.url, "--task", str(task), "--json",
+                          "--events", "500"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     snap = json.loads(out.stdout)
     assert snap["block"]["number"] == c.block_number(snap["block"]["hash"]) > 0
@@ -206,7 +206,14 @@ def _status_matches_storage(c: ChainClient, task: int, index: int, workers: dict
     stored = {str(k): v for k, v in c.query_map("Zkpot", "Workers", block_hash=snap["block"]["hash"])}
     assert {w["account"]: w["deposit"] for w in snap["workers"]} == {k: int(v["deposit"]) for k, v in stored.items()}
     assert {kp.ss58_address for kp in workers.values()} <= set(stored)
-    # The text view names the same round and scores.
-    text = subprocess.run([*ZKPOT, "status", "--chain", c.url, "--task", str(task)],
+    # The round's proofs as events: the accepted scores, and the forged one with the
+    # verifier's reason.
+    events = [p for p in snap["proofs"]["events"] if p["round"] == index]
+    assert sorted((p["who"], p["score"]) for p in events if p["accepted"]) == sorted(ranking)
+    assert [(p["who"], p["reason"]) for p in events if not p["accepted"]] == [
+        (workers["cheat"].ss58_address, "InvalidProof: PairingFailed")]
+    # The text view names the same round, scores and rejection.
+    text = subprocess.run([*ZKPOT, "status", "--chain", c.url, "--task", str(task), "--events", "500"],
                           capture_output=True, text=True, timeout=120)
     assert text.returncode == 0 and f"election {index}: leader {ranking[0][0][:8]}" in text.stdout, text.stdout
+    assert f"{workers['cheat'].ss58_address[:8]}…: InvalidProof: PairingFailed" in text.stdout, text.stdout

@@ -235,6 +235,10 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=int, default=0, metavar="N",
                    help="N honest workers leave every round's secure aggregation after the key agreement")
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="report and plots")
+    p.add_argument("--dashboard-port", type=int, default=0, metavar="PORT",
+                   help="serve the election dashboard on 127.0.0.1:PORT while the demo runs "
+                   "(default: any free port, printed at the start)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
     p.set_defaults(func=_run_demo)
 
 
@@ -246,7 +250,8 @@ def _run_demo(args: argparse.Namespace) -> None:
     try:
         code = demo.main(demo.DemoConfig(workers=args.workers, rounds=args.rounds,
                                          byzantine=args.byzantine, dropout=args.dropout,
-                                         out=args.out))
+                                         out=args.out,
+                                         dashboard_port=None if args.no_dashboard else args.dashboard_port))
     except (DevnetError, RuntimeError, ValueError) as e:
         raise CliError(str(e)) from e
     if code:
@@ -258,6 +263,8 @@ def _status_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chain", default="ws://127.0.0.1:9944", help="node or dev chain URL (default ws://127.0.0.1:9944)")
     p.add_argument("--task", type=int, default=None, help="only this task")
     p.add_argument("--history", type=int, default=3, help="election records per task (default 3)")
+    p.add_argument("--events", type=int, default=30, metavar="BLOCKS",
+                   help="show the proofs accepted and rejected (with why) in the newest BLOCKS blocks (default 30)")
     p.add_argument("--json", action="store_true", help="JSON for scripts instead of text")
     p.add_argument("--watch", action="store_true", help="print again on every new block (Ctrl-C stops)")
     p.set_defaults(func=_run_status)
@@ -275,13 +282,13 @@ def _run_status(args: argparse.Namespace) -> None:
         zk = Zkpot(chain)
         try:
             if not args.watch:
-                emit(await snapshot(zk, args.task, args.history))
+                emit(await snapshot(zk, args.task, args.history, args.events))
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await watch(zk, args.task, emit, stop, history=args.history)
+            await watch(zk, args.task, emit, stop, history=args.history, event_blocks=args.events)
         finally:
             await chain.close()
 
@@ -289,6 +296,59 @@ def _run_status(args: argparse.Namespace) -> None:
         asyncio.run(run())
     except ChainError as e:
         raise CliError(f"{args.chain}: {e}") from None
+
+
+def _dashboard_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="a live web page of the chain's elections, scores and proofs")
+    p.add_argument("--chain", default="ws://127.0.0.1:9944", help="node or dev chain URL (default ws://127.0.0.1:9944)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
+    p.add_argument("--port", type=int, default=8090, help="HTTP port (default 8090)")
+    p.add_argument("--task", type=int, default=None, help="only this task")
+    p.add_argument("--task-dir", type=Path, action="append", default=None, metavar="DIR",
+                   help="a task bundle whose global models the page scores on its fixed test "
+                   "samples (repeatable; default: the bundles in the cache)")
+    p.add_argument("--history", type=int, default=20, help="rounds per task to show (default 20)")
+    p.add_argument("--backfill", type=int, default=200, metavar="BLOCKS",
+                   help="blocks read back for proof events at the start (default 200)")
+    p.set_defaults(func=_run_dashboard)
+
+
+def _run_dashboard(args: argparse.Namespace) -> None:
+    from zkpot.chain.client import AsyncChain, Zkpot
+    from zkpot.dashboard.feed import Feed
+    from zkpot.dashboard.server import serving
+    from zkpot.proof.task import TaskError, load_task
+
+    bundles = []
+    dirs = args.task_dir or sorted(p for p in (paths.cache_dir() / "tasks").glob("*") if p.is_dir())
+    for d in dirs:
+        try:
+            bundles.append(load_task(d))
+        except TaskError as e:
+            if args.task_dir:
+                raise CliError(str(e)) from None
+            log.info("not a usable task bundle, skipped: %s", e)
+
+    async def run() -> None:
+        chain = AsyncChain(args.chain)
+        feed = Feed(Zkpot(chain), args.chain, task=args.task, history=args.history,
+                    backfill=args.backfill, bundles=bundles)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with serving(feed, args.host, args.port) as url:
+                print(url, flush=True)
+                log.info("dashboard of %s at %s; Ctrl-C stops it", args.chain, url)
+                await stop.wait()
+        finally:
+            await chain.close()
+
+    try:
+        asyncio.run(run())
+    except OSError as e:
+        raise CliError(f"cannot serve on {args.host}:{args.port}: {e}") from None
 
 
 def _experiment_parser(sub: argparse._SubParsersAction) -> None:
@@ -335,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _experiment_parser(sub)
     _status_parser(sub)
+    _dashboard_parser(sub)
     return parser
 
 

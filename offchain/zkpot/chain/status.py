@@ -3,7 +3,8 @@
 A snapshot reads one block (the best one when it starts) so that everything in it belongs
 together: the tasks with their current round (phase, blocks left, commits and reveals so
 far), the newest election records (leader, scores, authors, the aggregate and its
-publication), and the workers with their deposits and endpoints.
+publication), the proofs accepted and rejected in the newest blocks with the verifier's
+reason, and the workers with their deposits and endpoints.
 """
 
 from __future__ import annotations
@@ -26,9 +27,54 @@ def _blocks_left(rnd: Round, best: int) -> int | None:
     return None if end is None else max(0, int(end) - best)
 
 
-async def snapshot(zk: Zkpot, task: int | None = None, history: int = 3) -> dict[str, Any]:
+def reason_text(reason: Any) -> str:
+    """A ``ProofRejected`` reason as substrate-interface decodes it, in one line:
+    ``InvalidProof: NotOnCurve (offset 64)``, ``BelowMinimum (score 20, min_score 24)``."""
+    if isinstance(reason, dict) and len(reason) == 1:
+        ((name, inner),) = reason.items()
+        if inner is None:
+            return str(name)
+        if isinstance(inner, str):
+            return f"{name}: {inner}"
+        if isinstance(inner, dict) and inner and all(isinstance(v, int) for v in inner.values()):
+            return f"{name} ({', '.join(f'{k} {v}' for k, v in inner.items())})"
+        return f"{name}: {reason_text(inner)}"
+    return str(reason)
+
+
+#: Blocks one call of :func:`proof_outcomes` reads at most: a caller that is further
+#: behind reads the newest ones.
+MAX_EVENT_BLOCKS = 600
+
+
+async def proof_outcomes(zk: Zkpot, first: int, last: int, task: int | None = None) -> list[dict[str, Any]]:
+    """Every ``ProofAccepted`` and ``ProofRejected`` of blocks ``first..=last`` (at most
+    the newest :data:`MAX_EVENT_BLOCKS`), oldest first: block, task, round, who, and the
+    score or the reason."""
+    out: list[dict[str, Any]] = []
+    for n in range(max(first, last - MAX_EVENT_BLOCKS + 1, 0), last + 1):
+        block_hash = await zk.chain.call(zk.c.block_hash, n)
+        for e in await zk.events(block_hash):
+            if e["event_id"] not in ("ProofAccepted", "ProofRejected"):
+                continue
+            a = e["attributes"]
+            if task is not None and int(a["task"]) != task:
+                continue
+            entry = {"block": n, "task": int(a["task"]), "round": int(a["round"]), "who": str(a["who"]),
+                     "accepted": e["event_id"] == "ProofAccepted"}
+            if entry["accepted"]:
+                entry["score"] = int(a["score"])
+            else:
+                entry["reason"] = reason_text(a["reason"])
+            out.append(entry)
+    return out
+
+
+async def snapshot(zk: Zkpot, task: int | None = None, history: int = 3,
+                   event_blocks: int = 30) -> dict[str, Any]:
     """The state at the best block: every task (or only ``task``), its current round and
-    its newest ``history`` election records, and every worker."""
+    its newest ``history`` election records, the proofs accepted and rejected in the newest
+    ``event_blocks`` blocks, and every worker."""
     c = zk.c
     block_hash = await zk.chain.call(c.block_hash)
     best = await zk.chain.call(c.block_number, block_hash)
@@ -47,6 +93,7 @@ async def snapshot(zk: Zkpot, task: int | None = None, history: int = 3) -> dict
         vka = await query("TaskVkas", [tid])
         entry: dict[str, Any] = {
             "id": tid, "status": str(info["status"]), "min_score": int(info["min_score"]),
+            "vka_hash": str(info["vka_hash"]),
             "vka_bytes": (len(vka) - 2) // 2 if isinstance(vka, str) else len(vka or b""),
             "verify_weight_ref_time": int(info["verify_weight"]["ref_time"]),
             "timing": {k: int(v) for k, v in info["timing"].items()},
@@ -93,7 +140,9 @@ async def snapshot(zk: Zkpot, task: int | None = None, history: int = 3) -> dict
         workers.append({"account": str(key), "deposit": int(info["deposit"]),
                         "open_rounds": int(info["open_rounds"]), "invalid_proofs": int(info["invalid_proofs"]),
                         "leaving": bool(info["leaving"]), "endpoint": endpoints.get(str(key))})
-    return {"block": {"number": best, "hash": block_hash}, "tasks": tasks, "workers": workers}
+    proofs = await proof_outcomes(zk, best - event_blocks + 1, best, task) if event_blocks > 0 else []
+    return {"block": {"number": best, "hash": block_hash}, "tasks": tasks, "workers": workers,
+            "proofs": {"blocks": [max(0, best - event_blocks + 1), best], "events": proofs}}
 
 
 def render(snap: dict[str, Any], short: Callable[[str], str] = lambda a: a[:8] + "…") -> str:
@@ -118,6 +167,14 @@ def render(snap: dict[str, Any], short: Callable[[str], str] = lambda a: a[:8] +
                            + (f", left out {len(e['left_out'])}" if e["left_out"] else "")
                            + (f"; published by {short(pub['by'])} at {pub['uri']}" if pub else "; not published"))
             out.append(f"    authors {', '.join(short(a) for a in e['authors']) or '(unchanged)'}")
+    proofs = snap.get("proofs") or {"blocks": [0, 0], "events": []}
+    first, last = proofs["blocks"]
+    accepted = [p for p in proofs["events"] if p["accepted"]]
+    rejected = [p for p in proofs["events"] if not p["accepted"]]
+    out.append(f"\nproofs in blocks {first}..{last}: {len(accepted)} accepted, {len(rejected)} rejected")
+    for p in rejected:
+        out.append(f"  rejected #{p['block']} task {p['task']} round {p['round']} "
+                   f"{short(p['who'])}: {p['reason']}")
     out.append(f"\nworkers ({len(snap['workers'])}):")
     for w in snap["workers"]:
         out.append(f"  {w['account']}  deposit {w['deposit']}  open rounds {w['open_rounds']}"
@@ -126,14 +183,14 @@ def render(snap: dict[str, Any], short: Callable[[str], str] = lambda a: a[:8] +
 
 
 async def watch(zk: Zkpot, task: int | None, emit: Callable[[dict[str, Any]], None],
-                stop: asyncio.Event, poll: float = 1.0, history: int = 3) -> None:
+                stop: asyncio.Event, poll: float = 1.0, history: int = 3, event_blocks: int = 30) -> None:
     """Emits a snapshot now and again whenever the best block changes, until ``stop``."""
     last = None
     while not stop.is_set():
         best = await zk.best_number()
         if best != last:
             last = best
-            emit(await snapshot(zk, task, history))
+            emit(await snapshot(zk, task, history, event_blocks))
         try:
             await asyncio.wait_for(stop.wait(), poll)
         except TimeoutError:

@@ -36,6 +36,9 @@ from substrateinterface import Keypair
 from zkpot import paths
 from zkpot.chain.client import AsyncChain, Round, Zkpot
 from zkpot.chain.registration import register_task
+from zkpot.chain.status import proof_outcomes
+from zkpot.dashboard.feed import Feed
+from zkpot.dashboard.server import serving
 from zkpot.devnet.chopsticks import DevChain, DevnetConfig
 from zkpot.proof import prover, quantize
 from zkpot.proof.task import TaskSpec, ensure_default_task, fixed_test_set
@@ -66,6 +69,9 @@ class DemoConfig:
     commit_blocks: int = 30
     reveal_blocks: int = 30
     aggregation_blocks: int = 15
+    #: Port of the election dashboard served while the demo runs (0: any free one);
+    #: None: no dashboard.
+    dashboard_port: int | None = 0
 
 
 @dataclass
@@ -329,7 +335,13 @@ async def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         for w in workers:
             w.start()
         try:
-            rounds = await _drive(cfg, chain, zk, http, task, task_id, workers, names, whole_test)
+            async with contextlib.AsyncExitStack() as stack:
+                if cfg.dashboard_port is not None:
+                    feed = Feed(Zkpot(AsyncChain(chain.url)), chain.url, task=task_id,
+                                bundles=[task], labels=names)
+                    url = await stack.enter_async_context(serving(feed, port=cfg.dashboard_port))
+                    print(f"dashboard: {url}", flush=True)
+                rounds = await _drive(cfg, chain, zk, http, task, task_id, workers, names, whole_test)
         finally:
             for w in workers:
                 w.stop()
@@ -499,15 +511,9 @@ async def _secure_aggregation(round: int, record: dict[str, Any], workers: list[
 
 async def _rejections(zk: Zkpot, task_id: int, round: int) -> list[dict[str, Any]]:
     best = await zk.best_number()
-    out = []
-    for n in range(max(1, best - 60), best + 1):
-        block_hash = await zk.chain.call(zk.c.block_hash, n)
-        for e in await zk.events(block_hash):
-            if e["event_id"] == "ProofRejected":
-                a = e["attributes"]
-                if int(a["task"]) == task_id and int(a["round"]) == round:
-                    out.append({"who": str(a["who"]), "reason": json.dumps(a["reason"])})
-    return out
+    return [{"who": p["who"], "reason": p["reason"]}
+            for p in await proof_outcomes(zk, best - 60, best, task_id)
+            if not p["accepted"] and p["round"] == round]
 
 
 async def _settlement(r: RoundReport, zk: Zkpot, task_id: int, names: dict[str, str]) -> None:

@@ -48,6 +48,11 @@ class GlobalModel:
         head = _HEADER.pack(MAGIC, VERSION, self.total_weight, len(self.values))
         return head + b"".join(v.to_bytes(32, "big") for v in self.values)
 
+    @staticmethod
+    def encoded_size(num_params: int) -> int:
+        """Bytes of the encoding of a model with ``num_params`` parameters."""
+        return _HEADER.size + 32 * num_params
+
     @classmethod
     def decode(cls, data: bytes, num_params: int) -> GlobalModel:
         """Parses a served global model of a task with ``num_params`` parameters; refuses
@@ -61,8 +66,8 @@ class GlobalModel:
             raise AggregationError(f"the global model has {n} parameters, the task {num_params}")
         if not 1 <= total <= MAX_TOTAL_WEIGHT:
             raise AggregationError(f"total weight {total} out of range")
-        if len(data) != _HEADER.size + 32 * n:
-            raise AggregationError(f"the global model file has {len(data)} bytes, expected {_HEADER.size + 32 * n}")
+        if len(data) != cls.encoded_size(n):
+            raise AggregationError(f"the global model file has {len(data)} bytes, expected {cls.encoded_size(n)}")
         values = []
         for i in range(n):
             off = _HEADER.size + 32 * i

@@ -448,11 +448,7 @@ class Worker:
                               f"matching its commitment (asked {len(sources)}, refused {len(refused)})")
 
     async def _check_global(self, data: bytes, commitment: str) -> None:
-        """Refuses a served global model whose commitment is not the chain's."""
-        gm = aggregation.GlobalModel.decode(data, self.task.manifest.num_params)
-        got = await asyncio.to_thread(commitment_mod.commit_values, self.task, gm.values)
-        if commitment_mod.to_hex(got) != commitment:
-            raise WorkerError("its commitment differs from the chain's aggregate")
+        await check_global_model(self.task, data, commitment)
 
     async def _global_sources(self, before_round: int, commitment: str) -> tuple[int, list[tuple[str, str]]]:
         """The round that published the model with ``commitment``, and where to get it:
@@ -479,17 +475,7 @@ class Worker:
 
     async def _download(self, url: str) -> bytes:
         assert self._http is not None
-        async with self._http.get(url) as resp:
-            if resp.status != 200:
-                raise WorkerError(f"GET {url}: HTTP {resp.status}")
-            if (resp.content_length or 0) > self.cfg.max_model_bytes:
-                raise WorkerError(f"GET {url}: model larger than {self.cfg.max_model_bytes} bytes")
-            data = bytearray()
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                data += chunk
-                if len(data) > self.cfg.max_model_bytes:
-                    raise WorkerError(f"GET {url}: model larger than {self.cfg.max_model_bytes} bytes")
-            return bytes(data)
+        return await download(self._http, url, self.cfg.max_model_bytes)
 
     async def _unproven_commitment(self, model: torch.nn.Module) -> str:
         """The model's commitment, after moving its last parameter by one quantum as often
@@ -811,3 +797,28 @@ def _state_bytes_from(state: dict[str, torch.Tensor]) -> bytes:
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, buf)
     return buf.getvalue()
+
+
+async def download(http: aiohttp.ClientSession, url: str, limit: int) -> bytes:
+    """GET ``url``'s body, refusing one over ``limit`` bytes before reading it all."""
+    async with http.get(url) as resp:
+        if resp.status != 200:
+            raise WorkerError(f"GET {url}: HTTP {resp.status}")
+        if (resp.content_length or 0) > limit:
+            raise WorkerError(f"GET {url}: model larger than {limit} bytes")
+        data = bytearray()
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            data += chunk
+            if len(data) > limit:
+                raise WorkerError(f"GET {url}: model larger than {limit} bytes")
+        return bytes(data)
+
+
+async def check_global_model(task: Task, data: bytes, commitment: str) -> aggregation.GlobalModel:
+    """A served global model, refused unless it parses for ``task`` and its commitment is
+    the chain's ``commitment``."""
+    gm = aggregation.GlobalModel.decode(data, task.manifest.num_params)
+    got = await asyncio.to_thread(commitment_mod.commit_values, task, gm.values)
+    if commitment_mod.to_hex(got) != commitment:
+        raise WorkerError("its commitment differs from the chain's aggregate")
+    return gm
