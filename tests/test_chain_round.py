@@ -135,6 +135,8 @@ def test_register_commit_reveal_elect_and_the_authors_change(chain: ChainClient)
         r = _submit(c, kp, "Zkpot", "reveal", {
             "task": task, "round": index, "proof": "0x" + proof.hex(),
             "instances": [["0x" + i.hex() for i in instances]],
+            # The task's own verification weight: the reveal is charged for it.
+            "verify_weight_bound": c.query("Zkpot", "Tasks", [task])["verify_weight"],
         })
         if name == "cheat":
             [rejected] = r.events_of("Zkpot", "ProofRejected")

@@ -495,8 +495,9 @@ class Zkpot:
         return await self.chain.call(self.c.query, PALLET, "Commits", [(task, round), who])
 
     async def contributions(self, task: int, round: int) -> list[dict[str, Any]]:
-        """A round's contributions."""
-        return await self.chain.call(self.c.query, PALLET, "Contributions", [(task, round)]) or []
+        """A round's contributions (one storage entry each), in reveal order."""
+        entries = await self.chain.call(self.c.query_map, PALLET, "Contributions", [(task, round)])
+        return sorted((v for _, v in entries), key=lambda c: (int(c["revealed_at"]), str(c["who"])))
 
     async def election(self, task: int, round: int) -> dict[str, Any] | None:
         """A round's election record."""
@@ -544,9 +545,17 @@ class Zkpot:
         )
 
     async def reveal(
-        self, kp: Keypair, task: int, round: int, proof: bytes, instances: list[bytes]
+        self, kp: Keypair, task: int, round: int, proof: bytes, instances: list[bytes],
+        verify_weight: dict[str, int] | None = None,
     ) -> Receipt:
-        """``reveal(task, round, proof, instances)``."""
+        """``reveal(task, round, proof, instances, verify_weight_bound)``: the bound is the
+        task's own verification weight (read from the chain unless given), so the reveal is
+        charged for its task, not for the costliest one."""
+        if verify_weight is None:
+            info = await self.task(task)
+            if info is None:
+                raise ChainError(f"task {task} is not registered")
+            verify_weight = info["verify_weight"]
         return await self.chain.submit(
             kp,
             PALLET,
@@ -557,6 +566,8 @@ class Zkpot:
                 "proof": "0x" + proof.hex(),
                 # substrate-interface sees BoundedVec<[u8; 32]> as a one-field composite.
                 "instances": [["0x" + i.hex() for i in instances]],
+                "verify_weight_bound": {"ref_time": int(verify_weight["ref_time"]),
+                                        "proof_size": int(verify_weight["proof_size"])},
             },
         )
 

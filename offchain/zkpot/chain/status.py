@@ -110,7 +110,7 @@ async def snapshot(zk: Zkpot, task: int | None = None, history: int = 3,
                 "index": rnd.index, "phase": rnd.phase, "turn": rnd.turn,
                 "blocks_left": _blocks_left(rnd, best), "base_model": rnd.base_model,
                 "commits": len(commits), "reveals": sum(1 for _, v in commits if v["revealed"]),
-                "contributions": len(await query("Contributions", [(tid, rnd.index)]) or []),
+                "contributions": len(await query_map("Contributions", [(tid, rnd.index)])),
             }
             for r in range(rnd.index, max(0, rnd.index - 1 - history), -1):
                 rec = await query("Elections", [(tid, r)])

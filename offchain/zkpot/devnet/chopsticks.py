@@ -55,6 +55,9 @@ class DevnetConfig:
     resume: bool = False
     #: Seconds between empty blocks (a chain's clock); 0 builds blocks only on demand.
     block_time: float = 0.0
+    #: Chopsticks' block building: ``Instant`` (a block per transaction) or ``Batch`` (a
+    #: block from what is pending, as far as the runtime's limits let it).
+    build_block_mode: str = "Instant"
     #: Seconds to wait for the first answer.
     start_timeout: float = 120.0
     #: Where Chopsticks' own output goes.
@@ -75,6 +78,8 @@ def validate(config: DevnetConfig) -> None:
     """Checks everything that can be checked before starting; raises :class:`DevnetError`."""
     if not isinstance(config.port, int) or not 1 <= config.port <= 65535:
         raise DevnetError(f"invalid port {config.port!r}: a TCP port is 1-65535")
+    if config.build_block_mode not in ("Instant", "Batch"):
+        raise DevnetError(f"unknown block building mode {config.build_block_mode!r}: Instant or Batch")
     if config.block_time < 0:
         raise DevnetError(f"invalid block time {config.block_time}: must be 0 or more seconds")
     if config.start_timeout <= 0:
@@ -138,6 +143,13 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class DevChain:
     """A running dev chain. Use ``async with DevChain(config) as chain: ...``."""
 
@@ -152,6 +164,11 @@ class DevChain:
     def url(self) -> str:
         """WebSocket URL of the chain."""
         return self.config.ws_url
+
+    @property
+    def pid(self) -> int | None:
+        """Process id (and process group) of the running Chopsticks."""
+        return None if self._proc is None else self._proc.pid
 
     @property
     def log_path(self) -> Path:
@@ -171,7 +188,7 @@ class DevChain:
             "--port",
             str(c.port),
             "--build-block-mode",
-            "Instant",
+            c.build_block_mode,
             "--runtime-log-level",
             "2",
         ]

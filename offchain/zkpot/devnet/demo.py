@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,7 +38,7 @@ from zkpot.chain.registration import register_task
 from zkpot.chain.status import proof_outcomes
 from zkpot.dashboard.feed import Feed
 from zkpot.dashboard.server import serving
-from zkpot.devnet.chopsticks import DevChain, DevnetConfig
+from zkpot.devnet.chopsticks import DevChain, DevnetConfig, free_port
 from zkpot.proof import prover, quantize
 from zkpot.proof.task import TaskSpec, ensure_default_task, fixed_test_set
 from zkpot.worker.config import Behaviour
@@ -152,12 +151,6 @@ class LiveView:
             self.out.flush()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class WorkerProcess:
     """A worker daemon started as ``zkpot worker run``."""
 
@@ -173,7 +166,7 @@ class WorkerProcess:
         self.behaviour = behaviour
         self.dir = root / name
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         key_file = self.dir / "key"
         key_file.write_text(uri)
         key_file.chmod(0o600)
@@ -299,7 +292,7 @@ async def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     await prover.ensure_proving_key(task)
     _, whole_test = fixed_test_set(TaskSpec())
 
-    chain = DevChain(DevnetConfig(port=_free_port(), block_time=0, log_path=out / "chopsticks.log"))
+    chain = DevChain(DevnetConfig(port=free_port(), block_time=0, log_path=out / "chopsticks.log"))
     workers: list[WorkerProcess] = []
     rounds: list[RoundReport] = []
     async with chain, aiohttp.ClientSession() as http:

@@ -67,7 +67,10 @@ pub const LOG_TARGET: &str = "runtime::zkpot";
 #[allow(clippy::too_many_arguments, clippy::large_enum_variant)]
 pub mod pallet {
 	use super::*;
-	use alloc::vec::Vec;
+	use alloc::{
+		collections::{BTreeMap, BTreeSet},
+		vec::Vec,
+	};
 	use frame_support::{
 		dispatch::{DispatchResultWithPostInfo, Pays, PostDispatchInfo},
 		pallet_prelude::*,
@@ -180,6 +183,12 @@ pub mod pallet {
 		/// Longest round window, in blocks.
 		#[pallet::constant]
 		type MaxWindow: Get<u32>;
+		/// Most weight `on_initialize` spends moving rounds on in one block. A task whose due
+		/// step (an election, a settlement, a missed aggregation, a new round) would go over
+		/// it waits for the next block, where the tasks left waiting go first. At least the
+		/// worst single step (`integrity_test` checks it), so that every block makes progress.
+		#[pallet::constant]
+		type MaxHookWeight: Get<Weight>;
 		/// Weights of this pallet's calls and hooks.
 		type WeightInfo: WeightInfo;
 	}
@@ -222,15 +231,25 @@ pub mod pallet {
 	pub type CommitCount<T: Config> =
 		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), u32, ValueQuery>;
 
-	/// Contributions (valid proofs with enough score) of a round, in reveal order.
+	/// Contributions (valid proofs with enough score) of a round, by worker: at most one
+	/// per commit, so at most `MaxContributors` a round. One entry each, so that a reveal
+	/// reads and writes its own contribution only, whatever the size of the round. Kept for
+	/// `HistoryDepth` rounds.
 	#[pallet::storage]
-	pub type Contributions<T: Config> = StorageMap<
+	pub type Contributions<T: Config> = StorageDoubleMap<
 		_,
 		Twox64Concat,
 		(TaskId, RoundIndex),
-		BoundedVec<ContributionOf<T>, T::MaxContributors>,
-		ValueQuery,
+		Blake2_128Concat,
+		T::AccountId,
+		ContributionOf<T>,
+		OptionQuery,
 	>;
+
+	/// The live task whose round `on_initialize` looks at first: one that had to wait for
+	/// lack of weight in the last block goes first in the next.
+	#[pallet::storage]
+	pub type HookCursor<T: Config> = StorageValue<_, u32, ValueQuery>;
 
 	/// The election record of each round, kept for `HistoryDepth` rounds.
 	#[pallet::storage]
@@ -576,25 +595,51 @@ pub mod pallet {
 		NotAggregator,
 		/// The worker still has open rounds or is already leaving.
 		CannotLeaveYet,
+		/// The reveal's verification weight bound is below its task's verification weight.
+		VerifyWeightBoundTooLow,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		/// Drives every live task's round through its phases.
+		/// Drives every live task's round through its phases, within `MaxHookWeight`: a
+		/// task whose due step does not fit what is left waits for the next block, where it
+		/// goes first.
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let db = T::DbWeight::get();
 			let tasks = LiveTasks::<T>::get();
-			let mut weight = T::DbWeight::get().reads(1);
+			let mut weight = db.reads(2);
+			if tasks.is_empty() {
+				return weight;
+			}
+			let limit = T::MaxHookWeight::get();
+			let start = HookCursor::<T>::get() as usize % tasks.len();
 			let mut retired = Vec::new();
-			for task in tasks.iter().copied() {
-				let (w, done) = Self::advance(task, now);
-				weight.saturating_accrue(w);
-				if done {
-					retired.push(task);
+			let mut deferred = None;
+			for i in 0..tasks.len() {
+				let at = (start + i) % tasks.len();
+				let task = tasks[at];
+				match Self::advance(task, now, limit.saturating_sub(weight), i == 0) {
+					Advance::Done(w, finished) => {
+						weight.saturating_accrue(w);
+						if finished {
+							retired.push(task);
+						}
+					},
+					Advance::Deferred(w) => {
+						weight.saturating_accrue(w);
+						deferred = Some(at as u32);
+						break;
+					},
 				}
+			}
+			let cursor = deferred.unwrap_or(start as u32);
+			if cursor != start as u32 {
+				HookCursor::<T>::put(cursor);
+				weight.saturating_accrue(db.writes(1));
 			}
 			if !retired.is_empty() {
 				LiveTasks::<T>::mutate(|live| live.retain(|t| !retired.contains(t)));
-				weight.saturating_accrue(T::DbWeight::get().writes(1));
+				weight.saturating_accrue(db.writes(1));
 				// No round will settle their last publication.
 				for task in retired {
 					if let Some(pending) = PendingPublications::<T>::take(task) {
@@ -604,7 +649,7 @@ pub mod pallet {
 							by: pending.by,
 						});
 					}
-					weight.saturating_accrue(T::DbWeight::get().reads_writes(1, 1));
+					weight.saturating_accrue(db.reads_writes(1, 1));
 				}
 			}
 			weight
@@ -615,6 +660,10 @@ pub mod pallet {
 			assert!(T::AuthorsPerRound::get() <= T::MaxAuthors::get());
 			assert!(T::MinWindow::get() >= 1 && T::MinWindow::get() <= T::MaxWindow::get());
 			assert!(T::HistoryDepth::get() >= 1);
+			assert!(
+				Pallet::<T>::worst_step_weight().all_lte(T::MaxHookWeight::get()),
+				"MaxHookWeight must hold the worst single round step"
+			);
 		}
 	}
 
@@ -816,19 +865,30 @@ pub mod pallet {
 		/// is verified against the task's VKA. A valid proof with at least the minimum score
 		/// becomes a contribution; otherwise `ProofRejected` says why, the reveal is used up,
 		/// the full weight is paid, and repeated invalid proofs cost deposit.
+		///
+		/// `verify_weight_bound` is what the caller lets the verification cost: at least the
+		/// task's `verify_weight` (read it from `Tasks`), and the reveal is charged up front
+		/// for that bound (at most the cost of the costliest task), not for the costliest
+		/// task, so a block holds as many reveals as their tasks' real costs allow.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::reveal_accepted(T::MaxVkaLen::get())
-			.saturating_add(Pallet::<T>::max_verify_weight()))]
+			.saturating_add(Pallet::<T>::bounded_verify_weight(*verify_weight_bound)))]
 		pub fn reveal(
 			origin: OriginFor<T>,
 			task: TaskId,
 			round: RoundIndex,
 			proof: ProofOf<T>,
 			instances: InstancesOf<T>,
+			verify_weight_bound: Weight,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			ensure!(Workers::<T>::contains_key(&who), Error::<T>::NotWorker);
 			let info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			// Before any costly work: the charge must cover this task's verification.
+			ensure!(
+				info.verify_weight.all_lte(Self::bounded_verify_weight(verify_weight_bound)),
+				Error::<T>::VerifyWeightBoundTooLow
+			);
 			let current = Rounds::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
 			ensure!(current.index == round && round > 0, Error::<T>::WrongRound);
 			ensure!(current.phase == RoundPhase::Reveal, Error::<T>::NotRevealPhase);
@@ -879,10 +939,12 @@ pub mod pallet {
 			}
 
 			let now = frame_system::Pallet::<T>::block_number();
-			Contributions::<T>::try_mutate(key, |list| {
-				list.try_push(Contribution { who: who.clone(), commitment, score, revealed_at: now })
-			})
-			.map_err(|_| Error::<T>::RoundFull)?;
+			// At most one per commit, so the round's bound holds.
+			Contributions::<T>::insert(
+				key,
+				&who,
+				Contribution { who: who.clone(), commitment, score, revealed_at: now },
+			);
 			AcceptedCommitments::<T>::insert(task, commitment, (round, who.clone()));
 			Self::deposit_event(Event::ProofAccepted { task, round, who, commitment, score });
 			Ok(PostDispatchInfo { actual_weight: Some(used), pays_fee: Pays::Yes })
@@ -900,6 +962,7 @@ pub mod pallet {
 		#[pallet::weight(
 			T::WeightInfo::publish_model(T::MaxContributors::get())
 				.saturating_add(T::WeightInfo::aggregate(T::MaxContributors::get()))
+				.saturating_add(T::DbWeight::get().reads(T::MaxContributors::get().into()))
 		)]
 		pub fn publish_model(
 			origin: OriginFor<T>,
@@ -921,14 +984,10 @@ pub mod pallet {
 			let elected = record.aggregate.clone().ok_or(Error::<T>::NotAggregationPhase)?;
 			let info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
 
-			// The published set, in the election's order, each aggregated account once.
-			for (i, a) in included.iter().enumerate() {
-				ensure!(
-					elected.included.iter().any(|(b, _)| b == a) &&
-						!included.iter().take(i).any(|b| b == a),
-					Error::<T>::NotAggregated
-				);
-			}
+			// The published set: aggregated accounts, each once (sets keep this linear in
+			// the round's size).
+			let wanted: BTreeSet<&T::AccountId> = included.iter().collect();
+			ensure!(wanted.len() == included.len(), Error::<T>::NotAggregated);
 			let kept = included.len() as u64;
 			let all = elected.included.len() as u64;
 			ensure!(
@@ -937,25 +996,24 @@ pub mod pallet {
 						u64::from(info.aggregation.min_included_percent).saturating_mul(all),
 				Error::<T>::TooFewIncluded
 			);
+			let mut chosen = Vec::new();
+			let mut dropped = Vec::new();
+			for (a, w) in elected.included.iter() {
+				if wanted.contains(a) {
+					chosen.push((a.clone(), *w));
+				} else {
+					dropped.push(a.clone());
+				}
+			}
+			ensure!(chosen.len() == included.len(), Error::<T>::NotAggregated);
 			let mut recomputed = 0u32;
-			let (aggregate, left_out) = if kept == all {
+			let (aggregate, left_out) = if dropped.is_empty() {
 				(elected.clone(), BoundedVec::new())
 			} else {
-				let contributions = Contributions::<T>::get(key);
-				let mut chosen = Vec::new();
-				let mut terms = Vec::new();
-				let mut dropped = Vec::new();
-				for (a, w) in elected.included.iter() {
-					if included.contains(a) {
-						let c = contributions
-							.iter()
-							.find(|c| &c.who == a)
-							.ok_or(Error::<T>::NotAggregated)?;
-						terms.push((c.commitment, u64::from(*w)));
-						chosen.push((a.clone(), *w));
-					} else {
-						dropped.push(a.clone());
-					}
+				let mut terms = Vec::with_capacity(chosen.len());
+				for (a, w) in chosen.iter() {
+					let c = Contributions::<T>::get(key, a).ok_or(Error::<T>::NotAggregated)?;
+					terms.push((c.commitment, u64::from(*w)));
 				}
 				recomputed = terms.len() as u32;
 				// Only an aggregate at infinity can fail here; then nothing can be served.
@@ -1016,8 +1074,14 @@ pub mod pallet {
 			});
 			Self::close_round(task, &mut current, now, true);
 			Rounds::<T>::insert(task, current);
-			let used = T::WeightInfo::publish_model(T::MaxContributors::get())
-				.saturating_add(if recomputed > 0 { T::WeightInfo::aggregate(recomputed) } else { Weight::zero() });
+			let used = T::WeightInfo::publish_model(T::MaxContributors::get()).saturating_add(
+				if recomputed > 0 {
+					T::WeightInfo::aggregate(recomputed)
+						.saturating_add(T::DbWeight::get().reads(recomputed.into()))
+				} else {
+					Weight::zero()
+				},
+			);
 			Ok(PostDispatchInfo { actual_weight: Some(used), pays_fee: Pays::Yes })
 		}
 	}
@@ -1046,10 +1110,42 @@ pub mod pallet {
 			Some(u32::from_be_bytes(bytes))
 		}
 
-		/// Upper bound of one verification, charged before a reveal and refunded down to the
-		/// task's own cost.
+		/// Upper bound of one verification: the most a task may cost (`register_task`
+		/// refuses a costlier VKA).
 		pub fn max_verify_weight() -> Weight {
 			weights::max_verification_weight(T::MaxVkaLen::get())
+		}
+
+		/// A reveal's verification weight bound, capped at the costliest task's.
+		pub fn bounded_verify_weight(bound: Weight) -> Weight {
+			bound.min(Self::max_verify_weight())
+		}
+
+		/// The costliest single step `on_initialize` may take for one task, at the bounds.
+		pub fn worst_step_weight() -> Weight {
+			let c = T::MaxContributors::get();
+			Self::step_weight(Step::Elect, c)
+				.max(Self::step_weight(Step::Settle, c))
+				.max(Self::step_weight(Step::Missed, c))
+				.max(Self::step_weight(Step::Open, c))
+		}
+
+		/// Upper bound of a due step of a round with `commits` commits (contributions are
+		/// at most as many; a new round prunes at most `MaxContributors` old ones).
+		fn step_weight(step: Step, commits: u32) -> Weight {
+			let db = T::DbWeight::get();
+			match step {
+				Step::Settle => T::WeightInfo::settle(commits),
+				// An election without contributions closes the round instead, charged as
+				// a missed aggregation of its commits.
+				Step::Elect => T::WeightInfo::elect(commits)
+					.saturating_add(T::WeightInfo::aggregate(commits))
+					.max(T::WeightInfo::elect(0).saturating_add(T::WeightInfo::aggregator_missed(commits))),
+				Step::Missed => T::WeightInfo::aggregator_missed(commits),
+				Step::Open =>
+					T::WeightInfo::open_round().saturating_add(db.writes(T::MaxContributors::get().into())),
+			}
+			.saturating_add(db.reads(1))
 		}
 
 		fn reject(task: TaskId, round: RoundIndex, who: &T::AccountId, reason: RejectReason) {
@@ -1096,33 +1192,47 @@ pub mod pallet {
 			Self::deposit_event(Event::RewardPaid { task, round, who: who.clone(), amount });
 		}
 
-		/// Moves a task's round on by what block `now` requires. Returns the weight used and
-		/// whether the task is finished (retired with no round open).
-		fn advance(task: TaskId, now: BlockNumberFor<T>) -> (Weight, bool) {
+		/// Moves a task's round on by what block `now` requires, if its due step fits in
+		/// `budget` (or `first`: the first task looked at in a block always moves, so that a
+		/// step larger than the budget cannot stall a task).
+		fn advance(task: TaskId, now: BlockNumberFor<T>, budget: Weight, first: bool) -> Advance {
 			let db = T::DbWeight::get();
 			let mut weight = db.reads(2);
 			let (Some(info), Some(mut round)) = (Tasks::<T>::get(task), Rounds::<T>::get(task))
 			else {
-				return (weight, true);
+				return Advance::Done(weight, true);
 			};
+			let step = match round.phase {
+				RoundPhase::Commit if now >= round.commit_end => Some(Step::Settle),
+				RoundPhase::Reveal if now >= round.reveal_end => Some(Step::Elect),
+				RoundPhase::Aggregation { deadline, .. } if now >= deadline => Some(Step::Missed),
+				RoundPhase::Closed { next_round_at } => match info.status {
+					TaskStatus::Active if now >= next_round_at => Some(Step::Open),
+					TaskStatus::Retired => return Advance::Done(weight, true),
+					_ => None,
+				},
+				_ => None,
+			};
+			let Some(step) = step else { return Advance::Done(weight, false) };
+			let bound = Self::step_weight(step, CommitCount::<T>::get((task, round.index)));
+			weight.saturating_accrue(db.reads(1));
+			if !first && !bound.all_lte(budget.saturating_sub(weight)) {
+				return Advance::Deferred(weight);
+			}
 			let before = round;
-			match round.phase {
-				RoundPhase::Commit if now >= round.commit_end => {
+			match (step, round.phase) {
+				(Step::Settle, _) => {
 					round.phase = RoundPhase::Reveal;
 					weight.saturating_accrue(Self::settle(task, round.index));
 				},
-				RoundPhase::Reveal if now >= round.reveal_end => {
+				(Step::Elect, _) => {
 					weight.saturating_accrue(Self::elect(task, &info, &mut round, now));
 				},
-				RoundPhase::Aggregation { turn, deadline } if now >= deadline => {
+				(Step::Missed, RoundPhase::Aggregation { turn, .. }) => {
 					weight.saturating_accrue(Self::aggregator_missed(task, &info, &mut round, turn, now));
 				},
-				RoundPhase::Closed { next_round_at } => match info.status {
-					TaskStatus::Active if now >= next_round_at => {
-						weight.saturating_accrue(Self::open_round(task, &info, &mut round, now));
-					},
-					TaskStatus::Retired => return (weight, true),
-					_ => {},
+				(Step::Open, _) => {
+					weight.saturating_accrue(Self::open_round(task, &info, &mut round, now));
 				},
 				_ => {},
 			}
@@ -1130,7 +1240,7 @@ pub mod pallet {
 				Rounds::<T>::insert(task, round);
 				weight.saturating_accrue(db.writes(1));
 			}
-			(weight, false)
+			Advance::Done(weight, false)
 		}
 
 		pub(crate) fn open_round(
@@ -1150,10 +1260,13 @@ pub mod pallet {
 				phase: RoundPhase::Commit,
 				base_model: info.global_model.commitment,
 			};
-			// Bounded history: the round `HistoryDepth` back leaves storage.
+			// Bounded history: the round `HistoryDepth` back leaves storage (at most
+			// `MaxContributors` contributions: one per commit).
+			let mut pruned = 0u32;
 			if let Some(old) = index.checked_sub(T::HistoryDepth::get()).filter(|r| *r > 0) {
 				Elections::<T>::remove((task, old));
-				Contributions::<T>::remove((task, old));
+				pruned = Contributions::<T>::clear_prefix((task, old), T::MaxContributors::get(), None)
+					.unique;
 			}
 			Self::deposit_event(Event::RoundOpened {
 				task,
@@ -1162,7 +1275,7 @@ pub mod pallet {
 				reveal_end,
 				base_model: round.base_model,
 			});
-			T::WeightInfo::open_round()
+			T::WeightInfo::open_round().saturating_add(T::DbWeight::get().writes(pruned.into()))
 		}
 
 		/// Ranks a round's contributions, queues its authors, pays the contributors and
@@ -1174,7 +1287,8 @@ pub mod pallet {
 			now: BlockNumberFor<T>,
 		) -> Weight {
 			let key = (task, round.index);
-			let mut ranked = Contributions::<T>::get(key).into_inner();
+			// At most `MaxContributors`: one contribution per commit.
+			let mut ranked: Vec<ContributionOf<T>> = Contributions::<T>::iter_prefix_values(key).collect();
 			let contributors = ranked.len() as u32;
 			ranked.sort_by(|a, b| {
 				b.score
@@ -1310,23 +1424,23 @@ pub mod pallet {
 				return db.reads(1);
 			};
 			PendingPublications::<T>::remove(task);
-			// Acks per named account, of included contributors only.
-			let mut named: Vec<(T::AccountId, u32)> = Vec::new();
+			// Acks per named account, of included contributors only (sets and maps keep this
+			// linear in the round's size, up to a logarithm).
+			let included: BTreeSet<&T::AccountId> = pending.included.iter().collect();
+			let mut named: BTreeMap<T::AccountId, u32> = BTreeMap::new();
 			let mut commits: u32 = 0;
 			for (who, record) in Commits::<T>::iter_prefix((task, round)) {
 				commits = commits.saturating_add(1);
 				let Some(ack) = record.ack else { continue };
-				if !pending.included.contains(&who) {
+				if !included.contains(&who) {
 					continue;
 				}
-				match named.iter_mut().find(|(a, _)| *a == ack) {
-					Some((_, n)) => *n = n.saturating_add(1),
-					None => named.push((ack, 1)),
-				}
+				let n = named.entry(ack).or_insert(0);
+				*n = n.saturating_add(1);
 			}
 			let of = pending.included.len() as u32;
 			let majority = |n: u32| n.saturating_mul(2) > of;
-			let acks = named.iter().find(|(a, _)| *a == pending.by).map_or(0, |(_, n)| *n);
+			let acks = named.get(&pending.by).copied().unwrap_or(0);
 			let paid = if majority(acks) {
 				Self::pay(task, pending.round, &pending.by, pending.reward);
 				Self::deposit_event(Event::AggregationConfirmed {
@@ -1464,6 +1578,27 @@ pub mod pallet {
 			round.phase = RoundPhase::Closed { next_round_at: now.saturating_add(One::one()) };
 			Self::deposit_event(Event::RoundClosed { task, round: round.index, published });
 		}
+	}
+
+	/// A step of a round that `on_initialize` takes when it is due.
+	#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+	pub(crate) enum Step {
+		/// Commit window over: settle the last publication, open the reveals.
+		Settle,
+		/// Reveal window over: the election and the aggregate.
+		Elect,
+		/// An aggregator missed its turn.
+		Missed,
+		/// A new round opens (and an old one is pruned).
+		Open,
+	}
+
+	/// What `advance` did with a task in a block.
+	pub(crate) enum Advance {
+		/// Its due step (if any) was taken: weight used, and whether the task is finished.
+		Done(Weight, bool),
+		/// Its due step did not fit the block's hook budget: weight used to find out.
+		Deferred(Weight),
 	}
 
 	/// The elected authors become the validators (Aura authorities) of the next session;

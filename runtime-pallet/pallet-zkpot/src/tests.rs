@@ -14,6 +14,7 @@ use frame_support::{
 	assert_noop, assert_ok,
 	dispatch::{GetDispatchInfo, Pays},
 	traits::{Get, Hooks},
+	weights::Weight,
 	BoundedVec,
 };
 use sp_runtime::{testing::UintAuthorityId, DispatchError};
@@ -184,7 +185,18 @@ fn reveal(who: u64, f: &Fixture) -> frame_support::dispatch::DispatchResultWithP
 		round().index,
 		f.proof.clone().try_into().unwrap(),
 		f.instances.clone().try_into().unwrap(),
+		verify_bound(),
 	)
+}
+
+/// The task's own verification weight: the bound a worker passes with its reveal.
+fn verify_bound() -> Weight {
+	Tasks::<Test>::get(TASK).unwrap().verify_weight
+}
+
+/// The accepted contributions of round `r`.
+fn contributions(r: RoundIndex) -> usize {
+	Contributions::<Test>::iter_prefix_values((TASK, r)).count()
 }
 
 /// Publishes the whole aggregated set of round `r`.
@@ -258,7 +270,7 @@ fn happy_path_over_several_rounds() {
 		for (who, f) in proofs.iter() {
 			assert_ok!(reveal(*who, f));
 		}
-		assert_eq!(Contributions::<Test>::get((TASK, 1)).len(), 4);
+		assert_eq!(contributions(1), 4);
 		let before: Vec<u64> = (1..=4).map(Balances::free_balance).collect();
 		run_to_election();
 
@@ -463,7 +475,8 @@ fn unregistered_accounts_wrong_tasks_and_wrong_rounds_are_refused() {
 				TASK,
 				2,
 				f.proof.clone().try_into().unwrap(),
-				f.instances.clone().try_into().unwrap()
+				f.instances.clone().try_into().unwrap(),
+				verify_bound()
 			),
 			Error::<Test>::WrongRound
 		);
@@ -484,7 +497,7 @@ fn a_valid_proof_below_the_minimum_is_no_contribution() {
 		commit(1, &f);
 		run_to_reveal();
 		assert_ok!(reveal(1, &f));
-		assert!(Contributions::<Test>::get((TASK, 1)).is_empty());
+		assert_eq!(contributions(1), 0);
 		assert!(zkpot_events().contains(&Event::ProofRejected {
 			task: TASK,
 			round: 1,
@@ -515,7 +528,7 @@ fn tampered_proofs_are_rejected_pay_full_weight_and_repeated_ones_cost_deposit()
 			e,
 			Event::ProofRejected { who: 1, reason: RejectReason::InvalidProof(_), .. }
 		)));
-		assert!(Contributions::<Test>::get((TASK, 1)).is_empty());
+		assert_eq!(contributions(1), 0);
 		// The first invalid proof is free.
 		assert_eq!(Balances::reserved_balance(1), 100);
 		// A tampered score fails too, in the next round, and now costs 10% of the deposit.
@@ -577,13 +590,49 @@ fn a_rejected_proof_says_what_the_verifier_found_and_where() {
 }
 
 fn f_call_info(f: &Fixture) -> frame_support::dispatch::DispatchInfo {
+	call_info_with_bound(f, verify_bound())
+}
+
+fn call_info_with_bound(f: &Fixture, verify_weight_bound: Weight) -> frame_support::dispatch::DispatchInfo {
 	RuntimeCall::Zkpot(crate::Call::reveal {
 		task: TASK,
 		round: 1,
 		proof: f.proof.clone().try_into().unwrap(),
 		instances: f.instances.clone().try_into().unwrap(),
+		verify_weight_bound,
 	})
 	.get_dispatch_info()
+}
+
+#[test]
+fn a_reveal_is_charged_for_its_own_tasks_verification_not_the_costliest() {
+	new_test_ext().execute_with(|| {
+		setup_round_one();
+		worker(1);
+		let f = fixture("w0");
+		commit(1, &f);
+		run_to_reveal();
+		let own = call_info_with_bound(&f, verify_bound()).call_weight;
+		let costliest = call_info_with_bound(&f, Zkpot::max_verify_weight()).call_weight;
+		assert!(own.ref_time() * 5 < costliest.ref_time(), "{own:?} vs {costliest:?}");
+		// Asking for more than the costliest task is capped at it.
+		assert_eq!(call_info_with_bound(&f, Weight::MAX).call_weight, costliest);
+		// A bound below the task's cost is refused before any work; the reveal stays unused.
+		let low = verify_bound().saturating_sub(Weight::from_parts(1, 0));
+		assert_noop!(
+			Zkpot::reveal(
+				RuntimeOrigin::signed(1),
+				TASK,
+				1,
+				f.proof.clone().try_into().unwrap(),
+				f.instances.clone().try_into().unwrap(),
+				low
+			),
+			Error::<Test>::VerifyWeightBoundTooLow
+		);
+		assert_ok!(reveal(1, &f));
+		assert_eq!(contributions(1), 1);
+	});
 }
 
 #[test]
@@ -663,7 +712,7 @@ fn the_commitment_is_read_at_the_layouts_offset() {
 /// A `Zkpot::reveal` call as the chain receives it: pallet index, call index, arguments.
 fn encoded_reveal(proof_len: usize, instances: usize) -> Vec<u8> {
 	let mut call = vec![3u8, 5u8]; // Zkpot's index in the mock runtime, `reveal`'s call index
-	(TASK, 1u32, vec![0u8; proof_len], vec![[0u8; 32]; instances]).encode_to(&mut call);
+	(TASK, 1u32, vec![0u8; proof_len], vec![[0u8; 32]; instances], Weight::zero()).encode_to(&mut call);
 	call
 }
 
@@ -820,9 +869,11 @@ fn when_nobody_publishes_the_round_closes_with_the_old_model() {
 /// Puts contributions in storage as reveals would, for election tests independent of
 /// which scores the fixtures happen to have. Commitment of `who`: `(10 + who)·G`.
 fn contribute(who: u64, score: u32, block: u64) {
-	Contributions::<Test>::mutate((TASK, 1), |l| {
-		l.try_push(Contribution { who, commitment: point(10 + who), score, revealed_at: block }).unwrap()
-	});
+	Contributions::<Test>::insert(
+		(TASK, 1),
+		who,
+		Contribution { who, commitment: point(10 + who), score, revealed_at: block },
+	);
 }
 
 /// `(Σ wᵢkᵢ − (W − 1)·Z)·G` for contributions `(who, weight)` made by [`contribute`].
@@ -1391,7 +1442,7 @@ fn history_is_pruned_after_history_depth_rounds() {
 		assert_eq!(round().index, 6);
 		for r in 1..=3 {
 			assert!(Elections::<Test>::get((TASK, r)).is_none(), "round {r}");
-			assert!(Contributions::<Test>::get((TASK, r)).is_empty(), "round {r}");
+			assert_eq!(contributions(r), 0, "round {r}");
 		}
 		for r in 4..=5 {
 			assert!(Elections::<Test>::get((TASK, r)).is_some(), "round {r}");
@@ -1493,4 +1544,38 @@ fn real_fixture_aggregates_match_ezkl() {
 		});
 	}
 	assert!(through_election > 0, "no aggregate of meta.json has equal or score weights");
+}
+
+#[test]
+fn round_steps_over_the_hook_budget_wait_for_the_next_block() {
+	new_test_ext().execute_with(|| {
+		// Room for one step a block: the first task looked at moves, the other waits.
+		MaxHookWeight::set(Weight::from_parts(1, 1));
+		register_task();
+		register_task();
+		let opened = |t: TaskId| Rounds::<Test>::get(t).filter(|r| r.index > 0).map(|r| r.opened_at);
+		run_to_block(2);
+		assert_eq!((opened(0), opened(1)), (Some(2), None));
+		// The waiting task goes first in the next block.
+		assert_eq!(HookCursor::<Test>::get(), 1);
+		run_to_block(3);
+		assert_eq!((opened(0), opened(1)), (Some(2), Some(3)));
+		// Both keep moving, one step a block, nobody starves.
+		run_to_block(3 + 2 * (TIMING.commit_blocks + TIMING.reveal_blocks) as u64 + 4);
+		for t in [0, 1] {
+			assert!(Rounds::<Test>::get(t).unwrap().index >= 2, "task {t}");
+		}
+	});
+}
+
+#[test]
+fn with_room_every_due_step_is_taken_in_its_block() {
+	new_test_ext().execute_with(|| {
+		register_task();
+		register_task();
+		run_to_block(2);
+		for t in [0, 1] {
+			assert_eq!(Rounds::<Test>::get(t).unwrap().opened_at, 2, "task {t}");
+		}
+	});
 }

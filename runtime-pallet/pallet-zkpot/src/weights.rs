@@ -43,15 +43,12 @@ pub type SubstrateWeight<T> = DbWeighted<<T as frame_system::Config>::DbWeight>;
 
 /// Proof size of one storage read of a small value (a map entry and its trie nodes).
 const READ_PROOF: u64 = 3_600;
-/// Encoded size of a full `Contributions` list of the runtime (64 contributions of 104
-/// bytes: account 32, commitment 64, score 4, block 4), read by every reveal.
-const FULL_CONTRIBUTIONS_PROOF: u64 = 64 * 104;
 /// Encoded size of a full election record of the runtime, rounded up: ranking and
-/// aggregate of 64 entries of 36 bytes each (4608), 16 authors (512), a publication
-/// (account, commitment, 256-byte URI: 360) and the rest (under 200).
-const FULL_ELECTION_PROOF: u64 = 6_000;
-/// Encoded size of a full pending publication: 64 included accounts and the rest.
-const FULL_PENDING_PROOF: u64 = 64 * 32 + 64;
+/// aggregate of `MaxContributors` = 1024 entries of 36 bytes each (73,728), 16 authors
+/// (512), a publication (account, commitment, 256-byte URI: 360) and the rest (under 200).
+const FULL_ELECTION_PROOF: u64 = 75_000;
+/// Encoded size of a full pending publication: 1024 included accounts and the rest.
+const FULL_PENDING_PROOF: u64 = 1024 * 32 + 64;
 
 /// The measured weights with the database weights `D`.
 pub struct DbWeighted<D>(PhantomData<D>);
@@ -85,14 +82,14 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbWeighted<D> {
 	fn commit() -> Weight {
 		Weight::from_parts(COMMIT, 5 * READ_PROOF).saturating_add(D::get().reads_writes(6, 3))
 	}
-	/// Reads `Workers`, `Tasks`, `Rounds`, `Commits`, `AcceptedCommitments`, the task's VKA
-	/// (`v` bytes) and the round's `Contributions`; writes `Commits`, `Contributions`,
-	/// `AcceptedCommitments`. Two reads and a write more are charged for the rejection
+	/// Reads `Workers`, `Tasks`, `Rounds`, `Commits`, `AcceptedCommitments` and the task's
+	/// VKA (`v` bytes); writes `Commits`, its own `Contributions` entry (one entry, however
+	/// many the round has), `AcceptedCommitments`. Two reads and a write more are charged for the rejection
 	/// branch (`Workers`, `System::Account` and total issuance of a slash), so that the
 	/// up-front charge covers a rejected reveal too. The commit digest is charged for a
 	/// proof of 32 KiB, the runtime's `MaxProofLen`.
 	fn reveal_accepted(v: u32) -> Weight {
-		Weight::from_parts(REVEAL_BASE, 9 * READ_PROOF + FULL_CONTRIBUTIONS_PROOF)
+		Weight::from_parts(REVEAL_BASE, 9 * READ_PROOF)
 			.saturating_add(Weight::from_parts(REVEAL_PER_VKA_BYTE, 1).saturating_mul(v.into()))
 			.saturating_add(D::get().reads_writes(9, 4))
 	}
@@ -106,19 +103,19 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbWeighted<D> {
 			.saturating_add(D::get().reads_writes(4, 5))
 			.saturating_add(D::get().reads_writes(3, 4).saturating_mul(c.into()))
 	}
-	/// Removes the `Elections` and `Contributions` of the round `HistoryDepth` back (the
-	/// hook's own read and write of `Rounds` included).
+	/// Removes the `Elections` of the round `HistoryDepth` back (the hook's own read and
+	/// write of `Rounds` included); the hook adds a write per pruned contribution.
 	fn open_round() -> Weight {
 		Weight::from_parts(OPEN_ROUND, READ_PROOF).saturating_add(D::get().reads_writes(1, 3))
 	}
-	/// Reads the round's `Contributions`; writes `QueuedAuthors` and `Elections`. For each
-	/// of the `c` contributions: its session keys, and the reward paid to its account
-	/// (account and total issuance read and written).
+	/// Writes `QueuedAuthors` and `Elections`. For each of the `c` contributions: its
+	/// `Contributions` entry, its session keys, and the reward paid to its account (account
+	/// and total issuance read and written).
 	fn elect(c: u32) -> Weight {
-		Weight::from_parts(ELECT_BASE, READ_PROOF + FULL_CONTRIBUTIONS_PROOF)
-			.saturating_add(Weight::from_parts(ELECT_PER_CONTRIBUTION, 3 * READ_PROOF).saturating_mul(c.into()))
+		Weight::from_parts(ELECT_BASE, READ_PROOF)
+			.saturating_add(Weight::from_parts(ELECT_PER_CONTRIBUTION, 4 * READ_PROOF).saturating_mul(c.into()))
 			.saturating_add(D::get().reads_writes(2, 3))
-			.saturating_add(D::get().reads_writes(3, 2).saturating_mul(c.into()))
+			.saturating_add(D::get().reads_writes(4, 2).saturating_mul(c.into()))
 	}
 	/// Curve arithmetic only, no storage: `c` point checks and double-and-adds with 32-bit
 	/// weights, one more for `C₀`, one inversion.
@@ -208,7 +205,7 @@ const COMMIT: u64 = 610_000_000;
 const REVEAL_BASE: u64 = 1_200_000_000;
 const REVEAL_PER_VKA_BYTE: u64 = 500;
 const PUBLISH_BASE: u64 = 1_630_000_000;
-const CLOSE_PER_COMMIT: u64 = 760_000_000;
+const CLOSE_PER_COMMIT: u64 = 700_000_000;
 const OPEN_ROUND: u64 = 110_000_000;
 const ELECT_BASE: u64 = 480_000_000;
 const ELECT_PER_CONTRIBUTION: u64 = 560_000_000;

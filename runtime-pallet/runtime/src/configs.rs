@@ -142,6 +142,9 @@ parameter_types! {
 	pub const InvalidProofSlash: Perbill = Perbill::from_percent(10);
 	/// Deposit slashed from an aggregator that misses its turn.
 	pub const AggregatorPenalty: Perbill = Perbill::from_percent(10);
+	/// The rounds' steps in `on_initialize` take at most three quarters of a block; a task
+	/// whose due step would go over waits for the next block.
+	pub MaxHookWeight: Weight = NORMAL_DISPATCH_RATIO * MAXIMUM_BLOCK_WEIGHT;
 }
 
 impl pallet_zkpot::Config for Runtime {
@@ -158,7 +161,9 @@ impl pallet_zkpot::Config for Runtime {
 	type AggregatorPenalty = AggregatorPenalty;
 	type AuthorsPerRound = ConstU32<3>;
 	type MaxAuthors = ConstU32<16>;
-	type MaxContributors = ConstU32<64>;
+	/// A thousand contributors a round (`runtime/tests/weights.rs` checks that every step
+	/// of such a round fits a block).
+	type MaxContributors = ConstU32<1024>;
 	type MaxTasks = ConstU32<8>;
 	// The digits MLP's VKA is 8.9 KiB, a small CNN's about 12 KiB.
 	type MaxVkaLen = ConstU32<{ 64 * 1024 }>;
@@ -169,5 +174,6 @@ impl pallet_zkpot::Config for Runtime {
 	type HistoryDepth = ConstU32<64>;
 	type MinWindow = ConstU32<1>;
 	type MaxWindow = ConstU32<14_400>;
+	type MaxHookWeight = MaxHookWeight;
 	type WeightInfo = pallet_zkpot::weights::SubstrateWeight<Runtime>;
 }
