@@ -351,29 +351,6 @@ def _run_dashboard(args: argparse.Namespace) -> None:
         raise CliError(f"cannot serve on {args.host}:{args.port}: {e}") from None
 
 
-def _loadtest_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("loadtest", help="many contributors with real proofs in one round on the dev chain")
-    p.add_argument("--contributors", type=int, default=200,
-                   help="accounts that commit and reveal a distinct real proof (default 200, at most 1024)")
-    p.add_argument("--commit-blocks", type=int, default=40, help="the round's commit window (default 40)")
-    p.add_argument("--reveal-blocks", type=int, default=60, help="the round's reveal window (default 60)")
-    p.add_argument("--out", type=Path, default=Path("loadtest-out"), help="report.json with every block")
-    p.set_defaults(func=_run_loadtest)
-
-
-def _run_loadtest(args: argparse.Namespace) -> None:
-    from zkpot.devnet import loadtest
-
-    cfg = loadtest.LoadConfig(contributors=args.contributors, out=args.out,
-                              commit_blocks=args.commit_blocks, reveal_blocks=args.reveal_blocks)
-    try:
-        report = asyncio.run(loadtest.run(cfg))
-    except (loadtest.LoadTestError, DevnetError) as e:
-        raise CliError(str(e)) from e
-    print(loadtest.summary(report))
-    print(f"report: {args.out}/report.json", file=sys.stderr)
-
-
 def _experiment_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="compare consensus rules in a federated-learning simulation")
     p.add_argument("config", type=Path, nargs="?", default=None,
@@ -419,7 +396,6 @@ def build_parser() -> argparse.ArgumentParser:
     _experiment_parser(sub)
     _status_parser(sub)
     _dashboard_parser(sub)
-    _loadtest_parser(sub)
     return parser
 
 

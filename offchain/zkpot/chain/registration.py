@@ -19,7 +19,6 @@ async def register_task(
     reveal_blocks: int | None = None,
     aggregation_blocks: int | None = None,
     min_included_percent: int | None = None,
-    top: int | None = None,
 ) -> int:
     """Registers ``task`` with the hashes of its artifacts; returns the on-chain task id.
     The initial model is the bundle's own (``bundle:initial.pt``)."""
@@ -39,7 +38,7 @@ async def register_task(
         initial_uri=BUNDLE_SCHEME + m.initial_weights.path,
         zero_commitment=m.zero_commitment,
         aggregation={
-            "top": top or m.aggregation.top,
+            "top": m.aggregation.top,
             "weighting": m.aggregation.weighting.value,
             "min_included_percent": min_included_percent or m.aggregation.min_included_percent,
         },

@@ -55,9 +55,6 @@ class DevnetConfig:
     resume: bool = False
     #: Seconds between empty blocks (a chain's clock); 0 builds blocks only on demand.
     block_time: float = 0.0
-    #: Chopsticks' block building: ``Instant`` (a block per transaction) or ``Batch`` (a
-    #: block from what is pending, as far as the runtime's limits let it).
-    build_block_mode: str = "Instant"
     #: Seconds to wait for the first answer.
     start_timeout: float = 120.0
     #: Where Chopsticks' own output goes.
@@ -78,8 +75,6 @@ def validate(config: DevnetConfig) -> None:
     """Checks everything that can be checked before starting; raises :class:`DevnetError`."""
     if not isinstance(config.port, int) or not 1 <= config.port <= 65535:
         raise DevnetError(f"invalid port {config.port!r}: a TCP port is 1-65535")
-    if config.build_block_mode not in ("Instant", "Batch"):
-        raise DevnetError(f"unknown block building mode {config.build_block_mode!r}: Instant or Batch")
     if config.block_time < 0:
         raise DevnetError(f"invalid block time {config.block_time}: must be 0 or more seconds")
     if config.start_timeout <= 0:
@@ -166,11 +161,6 @@ class DevChain:
         return self.config.ws_url
 
     @property
-    def pid(self) -> int | None:
-        """Process id (and process group) of the running Chopsticks."""
-        return None if self._proc is None else self._proc.pid
-
-    @property
     def log_path(self) -> Path:
         """File that receives Chopsticks' output."""
         return self.config.log_path or (paths.cache_dir() / "devnet" / f"chopsticks-{self.config.port}.log")
@@ -188,7 +178,7 @@ class DevChain:
             "--port",
             str(c.port),
             "--build-block-mode",
-            c.build_block_mode,
+            "Instant",
             "--runtime-log-level",
             "2",
         ]
