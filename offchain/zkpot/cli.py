@@ -30,6 +30,15 @@ class CliError(Exception):
         self.code = code
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def _devnet_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("devnet", help="start the dev chain and keep it running until Ctrl-C")
     p.add_argument("--spec", type=Path, default=paths.default_raw_spec(), help="raw chain spec")
@@ -48,10 +57,7 @@ def _devnet_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def _serve_devnet(config: DevnetConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     async with DevChain(config) as chain:
         print(chain.url, flush=True)
         log.info("dev chain running; Ctrl-C stops it (log: %s)", chain.log_path)
@@ -213,10 +219,7 @@ def _run_worker(args: argparse.Namespace) -> None:
     from zkpot.worker.daemon import Worker, WorkerError
 
     async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         await Worker(cfg, key).run(stop)
 
     try:
@@ -284,10 +287,7 @@ def _run_status(args: argparse.Namespace) -> None:
             if not args.watch:
                 emit(await snapshot(zk, args.task, args.history, args.events))
                 return
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+            stop = _stop_on_signals()
             await watch(zk, args.task, emit, stop, history=args.history, event_blocks=args.events)
         finally:
             await chain.close()
@@ -320,7 +320,7 @@ def _run_dashboard(args: argparse.Namespace) -> None:
     from zkpot.proof.task import TaskError, load_task
 
     bundles = []
-    dirs = args.task_dir or sorted(p for p in (paths.cache_dir() / "tasks").glob("*") if p.is_dir())
+    dirs = args.task_dir or sorted(p for p in (paths.cache_dir() / "tasks").glob("[!.]*") if p.is_dir())
     for d in dirs:
         try:
             bundles.append(load_task(d))
@@ -333,10 +333,7 @@ def _run_dashboard(args: argparse.Namespace) -> None:
         chain = AsyncChain(args.chain)
         feed = Feed(Zkpot(chain), args.chain, task=args.task, history=args.history,
                     backfill=args.backfill, bundles=bundles)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         try:
             async with serving(feed, args.host, args.port) as url:
                 print(url, flush=True)
