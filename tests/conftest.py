@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,10 @@ from pathlib import Path
 
 import pytest
 from zkpot import paths
+from zkpot.devnet.chopsticks import free_port  # noqa: F401 - tests import it from here
 
 REPO = paths.REPO_ROOT
 ZKPOT = [sys.executable, "-m", "zkpot.cli"]
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DevnetProcess:
